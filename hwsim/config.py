@@ -1,0 +1,146 @@
+"""Board and accelerator descriptions: TOML data files shipped with the package.
+
+A board file (``data/boards/NAME.toml``) has the sections ``board`` (device and resources),
+``ddr``, ``axi``, ``ps`` (the ARM cores) and ``transfer`` (PS<->PL hand-over costs).  An
+accelerator file (``data/accels/NAME.toml``) has one ``accel`` section: the PE-array parameters
+(``rtl.params.PEArrayParams`` fields), ``clock_mhz``, the PL's op kinds ``pl_ops`` and their
+limits, and on-chip buffer sizes.  Every number carries its source in a comment.
+
+``load(board=..., accel=..., overrides=[...])`` returns a ``Config`` whose sections are plain
+dicts; ``--set section.key=value`` overrides any existing field (a new key is an error, so a typo
+cannot silently do nothing).
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rtl.params import ParamError, PEArrayParams
+
+
+class ConfigError(ValueError):
+    """Unknown board/accelerator, malformed file or malformed override."""
+
+
+DATA = resources.files("hwsim") / "data"
+DEFAULT_BOARD = "ultra96v1"
+
+
+def _names(kind: str) -> list[str]:
+    return sorted(p.name[:-5] for p in (DATA / kind).iterdir() if p.name.endswith(".toml"))
+
+
+def boards() -> list[str]:
+    return _names("boards")
+
+
+def accels() -> list[str]:
+    return _names("accels")
+
+
+def _read(kind: str, name: str) -> dict[str, Any]:
+    path = Path(name)
+    if name.endswith(".toml") and path.exists():
+        text = path.read_text()
+    else:
+        res = DATA / kind / f"{name}.toml"
+        if not res.is_file():
+            singular = kind[:-1]
+            raise ConfigError(f"unknown {singular} {name!r}; known: {', '.join(_names(kind))}")
+        text = res.read_text()
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{kind[:-1]} description {name!r} is not valid TOML: {e}") from None
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: TOML syntax if it parses (numbers, booleans, ["lists"]), else a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+@dataclass
+class Config:
+    board_name: str
+    accel_name: str
+    data: dict[str, dict[str, Any]]     # section -> table (board, ddr, axi, ps, transfer, accel)
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.data[section]
+
+    @property
+    def board(self) -> dict[str, Any]:
+        return self.data["board"]
+
+    @property
+    def accel(self) -> dict[str, Any]:
+        return self.data["accel"]
+
+    @property
+    def pe(self) -> PEArrayParams:
+        try:
+            return PEArrayParams.from_dict(self.accel)
+        except (ParamError, TypeError) as e:
+            raise ConfigError(f"accelerator {self.accel_name!r}: {e}") from None
+
+    @property
+    def clock_hz(self) -> float:
+        return float(self.accel["clock_mhz"]) * 1e6
+
+    def to_json(self) -> dict[str, Any]:
+        return {"board": self.board_name, "accel": self.accel_name, **copy.deepcopy(self.data)}
+
+
+def apply_override(data: dict[str, dict[str, Any]], spec: str) -> None:
+    if "=" not in spec:
+        raise ConfigError(f"malformed --set {spec!r}: expected section.key=value")
+    key, _, value = spec.partition("=")
+    if "." not in key or not value.strip():
+        raise ConfigError(f"malformed --set {spec!r}: expected section.key=value")
+    section, _, field = key.strip().partition(".")
+    if section not in data:
+        raise ConfigError(f"--set {spec!r}: no section {section!r} (sections: {', '.join(sorted(data))})")
+    if field not in data[section]:
+        raise ConfigError(f"--set {spec!r}: section {section!r} has no field {field!r} "
+                          f"(fields: {', '.join(sorted(data[section]))})")
+    new = parse_value(value.strip())
+    old = data[section][field]
+    if isinstance(old, bool) != isinstance(new, bool) or (
+            isinstance(old, (int, float)) and not isinstance(old, bool) and not isinstance(new, (int, float))):
+        raise ConfigError(f"--set {spec!r}: {section}.{field} must be {type(old).__name__}, not {new!r}")
+    if isinstance(old, int) and not isinstance(old, bool) and isinstance(new, float):
+        if not new.is_integer():
+            raise ConfigError(f"--set {spec!r}: {section}.{field} must be an integer, not {new!r}")
+        new = int(new)
+    if isinstance(old, list) and not isinstance(new, list):
+        new = [new]
+    data[section][field] = new
+
+
+def load(board: str | None = None, accel: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    board = board or DEFAULT_BOARD
+    b = _read("boards", board)
+    accel = accel or b.get("board", {}).get("default_accel")
+    if not accel:
+        raise ConfigError(f"board {board!r} names no default_accel; pass --accel")
+    a = _read("accels", accel)
+    if "accel" not in a:
+        raise ConfigError(f"accelerator description {accel!r} has no [accel] section")
+    for need in ("board", "ddr", "axi", "ps", "transfer"):
+        if need not in b:
+            raise ConfigError(f"board description {board!r} has no [{need}] section")
+    data = {k: dict(v) for k, v in b.items() if isinstance(v, dict)}
+    data["accel"] = dict(a["accel"])
+    for spec in overrides:
+        apply_override(data, spec)
+    cfg = Config(board, accel, data)
+    cfg.pe  # validate the PE-array parameters now, with a clear message
+    return cfg

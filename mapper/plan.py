@@ -1,0 +1,54 @@
+"""The partitioner's result: an ordered list of PL/PS segments and the transfers between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Device = Literal["PL", "PS"]
+
+
+@dataclass
+class Segment:
+    index: int
+    device: Device
+    nodes: list[str]                  # node names, in execution order
+    macs: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "device": self.device, "ops": list(self.nodes), "macs": self.macs}
+
+
+@dataclass
+class Transfer:
+    """A tensor crossing PS<->PL through DDR at a segment boundary."""
+
+    src: int                          # producing segment index (-1: the frame's input, from the PS)
+    dst: int                          # consuming segment index (len(segments): the frame's output)
+    tensor: str
+    bytes: int
+
+    @property
+    def direction(self) -> str:
+        return "PS->PL" if self.src_device == "PS" else "PL->PS"
+
+    src_device: Device = "PS"
+    dst_device: Device = "PL"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.src_device, "to": self.dst_device, "tensor": self.tensor,
+                "bytes": self.bytes, "src_segment": self.src, "dst_segment": self.dst}
+
+
+@dataclass
+class Plan:
+    model: str
+    policy: str
+    segments: list[Segment]
+    transfers: list[Transfer]
+    graph: Any = field(repr=False, default=None)   # the (possibly rewritten) mapper.ir.Graph
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "policy": self.policy,
+                "segments": [s.to_json() for s in self.segments],
+                "transfers": [t.to_json() for t in self.transfers]}

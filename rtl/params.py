@@ -1,0 +1,145 @@
+"""The one description of a PE-array instance, shared by the generator (``rtl``) and the cycle
+model (``hwsim``), plus the tile description both sides speak.
+
+``PEArrayParams`` is frozen: what the generator builds and what the cycle model assumes can never
+drift apart.  ``TileSpec`` is one unit of work handed to the engine: the engine is configured for
+it, consumes its parameter block and input activations from ``s_axis`` and produces its outputs on
+``m_axis`` (``tlast`` on the final beat).  ``rtl.cycles.tile_cycles(params, tile)`` gives the exact
+number of clock cycles that takes when the streams never stall.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from enum import IntEnum
+
+
+class ParamError(ValueError):
+    """An accelerator or tile description that the hardware cannot be built for or run."""
+
+
+class Mode(IntEnum):
+    """Engine modes (the value is what the ``cfg.mode`` field carries in hardware)."""
+
+    CONV = 0      # pointwise / standard conv on the PP x ICP x OCP array (k x k via tap iteration)
+    DW = 1        # depthwise conv on the depthwise engine
+    MAXPOOL = 2   # k x k max pooling on the depthwise engine
+    AVGPOOL = 3   # k x k average pooling on the depthwise engine
+    SCALE = 4     # 1x1 per-channel scale (the SE multiply of the optimized placement)
+    GAP = 5       # global average pooling (per-channel accumulate, then requantise)
+
+
+def _positive(name: str, v: object) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+        raise ParamError(f"{name} must be a positive integer, not {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class PEArrayParams:
+    pp: int = 4                 # pixel parallelism of the pointwise/conv array
+    icp: int = 8                # input-channel parallelism
+    ocp: int = 8                # output-channel parallelism
+    dw_channels: int = 4        # depthwise engine channel parallelism
+    dw_kernels: tuple[int, ...] = (3, 5)   # square kernel sizes the depthwise window supports
+    data_width: int = 8         # INT8 activations and weights
+    acc_width: int = 32         # accumulator width
+    max_width: int = 512        # line-buffer depth: widest feature-map row (pixels) a dw tile may have
+    wbuf_depth: int = 2304      # pointwise weight buffer entries (each ICP x OCP weights)
+    max_channels: int = 4096    # widest channel count the configuration registers can describe
+
+    def __post_init__(self) -> None:
+        for f in ("pp", "icp", "ocp", "dw_channels", "data_width", "acc_width", "max_width",
+                  "wbuf_depth", "max_channels"):
+            _positive(f, getattr(self, f))
+        if not self.dw_kernels or any(not isinstance(k, int) or k < 1 for k in self.dw_kernels):
+            raise ParamError(f"dw_kernels must be a non-empty list of positive kernel sizes, not {self.dw_kernels!r}")
+        object.__setattr__(self, "dw_kernels", tuple(sorted(set(self.dw_kernels))))
+        if self.data_width != 8:
+            raise ParamError(f"data_width must be 8 (the engine is INT8), not {self.data_width!r}")
+        if self.acc_width < 16:
+            raise ParamError(f"acc_width must be at least 16, not {self.acc_width!r}")
+
+    # Stream widths (bytes per beat) of the engine's AXI4-Stream ports.
+    @property
+    def in_bytes(self) -> int:
+        return max(self.pp * self.icp, self.dw_channels)
+
+    @property
+    def out_bytes(self) -> int:
+        return max(self.pp * self.ocp, self.dw_channels)
+
+    @property
+    def kmax(self) -> int:
+        return max(self.dw_kernels)
+
+    @property
+    def pw_macs_per_cycle(self) -> int:
+        return self.pp * self.icp * self.ocp
+
+    @property
+    def dw_macs_per_cycle(self) -> int:
+        return self.dw_channels * self.kmax * self.kmax
+
+    @property
+    def multipliers(self) -> int:
+        """INT8 multipliers in the design (each maps to one DSP48E2 on UltraScale+)."""
+        return self.pw_macs_per_cycle + self.dw_macs_per_cycle
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PEArrayParams":
+        """Build from an accelerator description's ``[accel]`` table (unknown keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: (tuple(v) if k == "dw_kernels" else v) for k, v in d.items() if k in names}
+        return cls(**kw)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["dw_kernels"] = list(self.dw_kernels)
+        return d
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """One unit of work for the engine.
+
+    CONV: ``cin`` x ``k`` x ``k`` reduction, ``cout`` output channels, ``h`` x ``w`` *output*
+      pixels; the data mover streams each output pixel's receptive field (tap-major, then input
+      channels), so stride and padding are the mover's business, not the array's.
+    DW / MAXPOOL / AVGPOOL: ``cin`` channels (== cout) of an ``h`` x ``w`` *input* tile, window
+      ``k``, ``stride``, symmetric zero padding ``pad``.
+    SCALE: ``cin`` channels of ``h`` x ``w`` pixels, each channel multiplied by its own factor.
+    GAP: ``cin`` channels of ``h`` x ``w`` pixels reduced to one value per channel.
+    """
+
+    mode: Mode
+    cin: int
+    cout: int
+    h: int
+    w: int
+    k: int = 1
+    stride: int = 1
+    pad: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", Mode(self.mode))
+        for f in ("cin", "cout", "h", "w", "k", "stride"):
+            _positive(f"tile {f}", getattr(self, f))
+        if not isinstance(self.pad, int) or self.pad < 0:
+            raise ParamError(f"tile pad must be a non-negative integer, not {self.pad!r}")
+
+    @property
+    def out_h(self) -> int:
+        if self.mode in (Mode.CONV, Mode.SCALE):
+            return self.h
+        if self.mode == Mode.GAP:
+            return 1
+        return (self.h + 2 * self.pad - self.k) // self.stride + 1
+
+    @property
+    def out_w(self) -> int:
+        if self.mode in (Mode.CONV, Mode.SCALE):
+            return self.w
+        if self.mode == Mode.GAP:
+            return 1
+        return (self.w + 2 * self.pad - self.k) // self.stride + 1
