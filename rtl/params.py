@@ -27,6 +27,7 @@ class Mode(IntEnum):
     AVGPOOL = 3   # k x k average pooling on the depthwise engine
     SCALE = 4     # 1x1 per-channel scale (the SE multiply of the optimized placement)
     GAP = 5       # global average pooling (per-channel accumulate, then requantise)
+    ADD = 6       # element-wise add of two tensors (residual connections), on the depthwise engine
 
 
 def _positive(name: str, v: object) -> int:
@@ -110,6 +111,7 @@ class TileSpec:
       ``k``, ``stride``, symmetric zero padding ``pad``.
     SCALE: ``cin`` channels of ``h`` x ``w`` pixels, each channel multiplied by its own factor.
     GAP: ``cin`` channels of ``h`` x ``w`` pixels reduced to one value per channel.
+    ADD: ``cin`` channels of ``h`` x ``w`` pixels of two operands, added element-wise.
     """
 
     mode: Mode
@@ -130,7 +132,7 @@ class TileSpec:
 
     @property
     def out_h(self) -> int:
-        if self.mode in (Mode.CONV, Mode.SCALE):
+        if self.mode in (Mode.CONV, Mode.SCALE, Mode.ADD):
             return self.h
         if self.mode == Mode.GAP:
             return 1
@@ -138,7 +140,7 @@ class TileSpec:
 
     @property
     def out_w(self) -> int:
-        if self.mode in (Mode.CONV, Mode.SCALE):
+        if self.mode in (Mode.CONV, Mode.SCALE, Mode.ADD):
             return self.w
         if self.mode == Mode.GAP:
             return 1
