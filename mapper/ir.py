@@ -49,6 +49,8 @@ class Op(str, Enum):
     FLATTEN = "flatten"
     SOFTMAX = "softmax"
     DROPOUT = "dropout"          # identity at inference; kept so imported graphs stay faithful
+    TRANSPOSE = "transpose"      # axis permutation (imported graphs; channel shuffles are recognised)
+    LRN = "lrn"                  # local response normalisation across channels (AlexNet, GoogLeNet)
 
     def __str__(self) -> str:  # "conv", not "Op.CONV"
         return self.value
@@ -59,7 +61,7 @@ POOLS = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL})
 ELEMENTWISE = frozenset({Op.ADD, Op.MUL}) | ACTIVATIONS | {Op.BATCHNORM}
 # Ops that only move or relabel data (no arithmetic).
 DATA_MOVEMENT = frozenset({Op.CONCAT, Op.SPLIT, Op.CHANNEL_SHUFFLE, Op.RESHAPE, Op.FLATTEN,
-                           Op.DROPOUT, Op.INPUT})
+                           Op.DROPOUT, Op.INPUT, Op.TRANSPOSE})
 
 DTYPE_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "int32": 4, "float16": 2, "float32": 4}
 
@@ -93,7 +95,7 @@ class Node:
     add/mul: none (inputs broadcast NumPy-style).   concat: ``axis`` (default 1).
     split: ``axis``, ``sizes`` (list).   channel_shuffle: ``groups``.
     reshape: ``shape`` (target, -1 and 0 allowed as in ONNX).   flatten: ``axis`` (default 1).
-    softmax: ``axis``.   input: ``shape``.
+    softmax: ``axis``.   input: ``shape``.   transpose: ``perm``.   lrn: ``size`` (channels summed).
     Free-form annotations (``block``: e.g. "se3", ``stage``) are kept and ignored by the math.
     """
 
@@ -172,6 +174,26 @@ class Graph:
         self.nodes.append(node)
         self._infer(node)
         return outs[0] if len(outs) == 1 else outs
+
+    def remove_node(self, name: str) -> None:
+        """Drop a node and its output tensors (rewire their consumers first, see ``replace_uses``)."""
+        node = self.node(name)
+        used = {t for n in self.nodes if n is not node for t in n.inputs} | set(self.outputs)
+        for t in node.outputs:
+            if t in used:
+                raise IRError(f"cannot remove node {name!r}: its output {t!r} is still used")
+        self.nodes.remove(node)
+        self._names.discard(name)
+        for t in node.outputs:
+            del self.tensors[t]
+
+    def replace_uses(self, old: str, new: str) -> None:
+        """Make every consumer of tensor ``old`` (and the graph outputs) read ``new`` instead."""
+        if new not in self.tensors:
+            raise IRError(f"unknown tensor {new!r}")
+        for n in self.nodes:
+            n.inputs = [new if t == old else t for t in n.inputs]
+        self.outputs = [new if t == old else t for t in self.outputs]
 
     def set_outputs(self, *names: str) -> None:
         for n in names:
@@ -278,7 +300,7 @@ class Graph:
             if len(x) == 4:
                 return [(x[0], int(n.attrs["cout"]), 1, 1)]
             return [(x[0], int(n.attrs["cout"]))]
-        if op in ACTIVATIONS or op in (Op.BATCHNORM, Op.DROPOUT, Op.SOFTMAX):
+        if op in ACTIVATIONS or op in (Op.BATCHNORM, Op.DROPOUT, Op.SOFTMAX, Op.LRN):
             return [x]
         if op in (Op.ADD, Op.MUL):
             try:
@@ -305,6 +327,11 @@ class Graph:
             if x[1] % g:
                 raise IRError(f"{x[1]} channels do not split into {g} groups")
             return [x]
+        if op == Op.TRANSPOSE:
+            perm = [int(p) for p in n.attrs["perm"]]
+            if sorted(perm) != list(range(len(x))):
+                raise IRError(f"perm {perm} is not a permutation of the {len(x)} axes of {x}")
+            return [tuple(x[p] for p in perm)]
         if op == Op.FLATTEN:
             axis = int(n.attrs.get("axis", 1))
             return [(math.prod(x[:axis]), math.prod(x[axis:]))]
@@ -367,6 +394,8 @@ class Graph:
             return self.tensors[n.inputs[0]].numel
         if n.op == Op.SOFTMAX:
             return 3 * self.tensors[n.outputs[0]].numel
+        if n.op == Op.LRN:   # a sum of ``size`` squares per element, then one power and one divide
+            return self.tensors[n.outputs[0]].numel * (int(n.attrs.get("size", 5)) + 2)
         return 0
 
     def in_bytes(self, n: Node) -> int:
