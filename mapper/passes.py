@@ -1,0 +1,318 @@
+"""Graph passes and analyses over ``mapper.ir.Graph`` (the qonnx/FINN shape).
+
+A pass is one function ``pass_(g) -> bool`` that rewrites ``g`` in place and says whether it
+changed anything; ``prepare`` copies the graph and repeats the standard pipeline until nothing
+changes.  Analyses (``find_se_blocks``) only read the graph.  Every pass keeps the graph valid
+(topological order, shapes) and never changes the MACs of conv/dwconv/fc nodes.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .ir import ACTIVATIONS, Graph, IRError, Node, Op, kernel_size, pads
+
+GATES = frozenset({Op.SIGMOID, Op.HSIGMOID})
+# What the default PL accelerator fuses (hwsim/data/accels/*.toml ``pl_fused``): batch-norm by
+# folding into the producing conv, these activations into its post-processing stage.  Sigmoid /
+# hard-sigmoid (the SE gates) are not in it: SE internals run on the PS.
+DEFAULT_FUSABLE = frozenset({Op.BATCHNORM, Op.RELU, Op.RELU6, Op.SWISH, Op.HSWISH})
+# Producers whose output stage can apply an activation.
+FUSE_INTO = frozenset({Op.CONV, Op.DWCONV, Op.FC, Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.ADD})
+_WEIGHTED = (Op.CONV, Op.DWCONV, Op.FC)
+_RESHAPES = (Op.RESHAPE, Op.FLATTEN)
+
+
+def op_kinds(kinds: Iterable[Op | str]) -> frozenset[Op]:
+    """Op kinds from names as accelerator files list them ("relu", "batchnorm", ...)."""
+    out = set()
+    for k in kinds:
+        try:
+            out.add(Op(k))
+        except ValueError:
+            raise IRError(f"unknown op kind {k!r} (known: {', '.join(o.value for o in Op)})") from None
+    return frozenset(out)
+
+
+class _Links:
+    """Who produces and who reads each tensor; refreshed after every rewrite."""
+
+    def __init__(self, g: Graph):
+        self.g = g
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.producers = self.g.producers()
+        self.readers: dict[str, list[Node]] = {}
+        for n in self.g.nodes:
+            for t in n.inputs:
+                self.readers.setdefault(t, []).append(n)
+        self.alive = {id(n) for n in self.g.nodes}
+
+    def producer(self, tensor: str) -> Node | None:
+        return self.producers.get(tensor)
+
+    def only_reader(self, tensor: str) -> Node | None:
+        """The single node reading ``tensor``, if exactly one does and it is not a graph output."""
+        users = self.readers.get(tensor, [])
+        return users[0] if len(users) == 1 and tensor not in self.g.outputs else None
+
+
+def _bypass(g: Graph, node: Node, source: str) -> None:
+    """Remove ``node``, making its readers read ``source`` instead of its output."""
+    g.replace_uses(node.outputs[0], source)
+    g.remove_node(node.name)
+
+
+def _rewrite_each(g: Graph, rewrite: Callable[[Graph, Node, _Links], bool]) -> bool:
+    """Sweep ``rewrite(g, node, links)`` over the nodes until a sweep changes nothing."""
+    changed = False
+    links = _Links(g)
+    while True:
+        swept = False
+        for n in list(g.nodes):
+            if id(n) in links.alive and rewrite(g, n, links):
+                swept = True
+                links.refresh()
+        if not swept:
+            break
+        changed = True
+    if changed:
+        g.validate()
+        g.infer_shapes()
+    return changed
+
+
+# ---- passes ---------------------------------------------------------------------------------
+def fold_batchnorm(g: Graph) -> bool:
+    """Fold a batch-norm into the conv/dwconv/fc (gaining a bias) or batch-norm feeding it alone."""
+    def rewrite(g: Graph, bn: Node, links: _Links) -> bool:
+        if bn.op != Op.BATCHNORM:
+            return False
+        prod = links.producer(bn.inputs[0])
+        if prod is None or links.only_reader(bn.inputs[0]) is not bn:
+            return False
+        if prod.op in _WEIGHTED and prod.attrs.get("act") is None:
+            prod.attrs["bias"] = True
+        elif prod.op != Op.BATCHNORM:     # two per-channel affines compose into one
+            return False
+        _bypass(g, bn, prod.outputs[0])
+        return True
+    return _rewrite_each(g, rewrite)
+
+
+def fuse_activations(g: Graph, fusable: Iterable[Op | str]) -> bool:
+    """Move an activation in ``fusable`` into its producer's ``attrs["act"]`` (conv/dwconv/fc/pool/add)."""
+    acts = op_kinds(fusable) & ACTIVATIONS
+
+    def rewrite(g: Graph, act: Node, links: _Links) -> bool:
+        if act.op not in acts:
+            return False
+        prod = links.producer(act.inputs[0])
+        if (prod is None or prod.op not in FUSE_INTO or prod.attrs.get("act") is not None
+                or links.only_reader(act.inputs[0]) is not act):
+            return False
+        prod.attrs["act"] = act.op
+        _bypass(g, act, prod.outputs[0])
+        return True
+    return _rewrite_each(g, rewrite)
+
+
+def recognise_swish(g: Graph) -> bool:
+    """``x * sigmoid(x)`` -> swish and ``x * hsigmoid(x)`` -> hswish (the mul node becomes the activation)."""
+    def rewrite(g: Graph, mul: Node, links: _Links) -> bool:
+        if mul.op != Op.MUL or len(mul.inputs) != 2:
+            return False
+        for i in (0, 1):
+            x, s = mul.inputs[1 - i], mul.inputs[i]
+            gate = links.producer(s)
+            if (gate is not None and gate.op in GATES and gate.inputs[0] == x
+                    and links.only_reader(s) is mul and g.shape(x) == g.shape(mul.outputs[0])):
+                mul.op = Op.SWISH if gate.op == Op.SIGMOID else Op.HSWISH
+                mul.inputs = [x]
+                g.remove_node(gate.name)
+                return True
+        return False
+    return _rewrite_each(g, rewrite)
+
+
+def global_pools(g: Graph) -> bool:
+    """An unpadded average pool whose window covers the whole map is a global average pool."""
+    def rewrite(g: Graph, n: Node, links: _Links) -> bool:
+        if n.op != Op.AVGPOOL or any(pads(n)):
+            return False
+        h, w = g.in_shape(n)[2:]
+        if kernel_size(n) != (h, w):
+            return False
+        n.op = Op.GLOBAL_AVGPOOL
+        for key in ("k", "stride", "pad", "ceil_mode", "count_include_pad"):
+            n.attrs.pop(key, None)
+        return True
+    return _rewrite_each(g, rewrite)
+
+
+def recognise_channel_shuffle(g: Graph) -> bool:
+    """Reshape (N,C,H,W)->(N,g,C/g,...) -> Transpose(0,2,1,...) -> Reshape back -> channel_shuffle(g)."""
+    def rewrite(g: Graph, r2: Node, links: _Links) -> bool:
+        if r2.op not in _RESHAPES:
+            return False
+        t = links.producer(r2.inputs[0])
+        if t is None or t.op != Op.TRANSPOSE or links.only_reader(t.outputs[0]) is not r2:
+            return False
+        r1 = links.producer(t.inputs[0])
+        if r1 is None or r1.op != Op.RESHAPE or links.only_reader(r1.outputs[0]) is not t:
+            return False
+        x = r1.inputs[0]
+        xs, split = g.shape(x), g.shape(r1.outputs[0])
+        perm = [int(p) for p in t.attrs["perm"]]
+        if (len(xs) != 4 or len(split) < 4 or perm != [0, 2, 1, *range(3, len(split))]
+                or split[0] != xs[0] or split[1] * split[2] != xs[1]
+                or g.shape(r2.outputs[0]) != xs):
+            return False
+        r2.op, r2.inputs, r2.attrs = Op.CHANNEL_SHUFFLE, [x], {"groups": split[1]}
+        g.remove_node(t.name)
+        g.remove_node(r1.name)
+        return True
+    return _rewrite_each(g, rewrite)
+
+
+def remove_identities(g: Graph) -> bool:
+    """Drop dropouts, shape-preserving reshapes/flattens/transposes, one-input concats; merge reshape chains."""
+    def rewrite(g: Graph, n: Node, links: _Links) -> bool:
+        if len(n.outputs) != 1 or not n.inputs:
+            return False
+        same = g.shape(n.inputs[0]) == g.shape(n.outputs[0])
+        if (n.op == Op.DROPOUT or (n.op in _RESHAPES and same) or (n.op == Op.CONCAT and len(n.inputs) == 1)
+                or (n.op == Op.TRANSPOSE and list(n.attrs["perm"]) == sorted(n.attrs["perm"]))):
+            _bypass(g, n, n.inputs[0])
+            return True
+        first = links.producer(n.inputs[0])
+        if n.op in _RESHAPES and first is not None and first.op in _RESHAPES \
+                and links.only_reader(first.outputs[0]) is n:
+            n.op, n.inputs, n.attrs = Op.RESHAPE, [first.inputs[0]], {"shape": list(g.shape(n.outputs[0]))}
+            g.remove_node(first.name)
+            return True
+        return False
+    return _rewrite_each(g, rewrite)
+
+
+# ---- analyses -------------------------------------------------------------------------------
+@dataclass
+class SEBlock:
+    """A squeeze-and-excitation block: pool -> reduce -> act -> expand -> gate -> mul(input, gate)."""
+
+    index: int
+    pool: str
+    reduce: str
+    act: str | None        # None when fused into ``reduce`` (attrs["act"])
+    expand: str
+    gate: str | None       # None when fused into ``expand`` (attrs["act"])
+    mul: str
+    input: str             # the feature map the block scales
+    channels: int
+    nodes: list[str] = field(default_factory=list)   # every node of the block, in graph order
+
+
+def _is_pointwise(g: Graph, n: Node | None) -> bool:
+    """An fc, or a 1x1 ungrouped conv on a 1x1 map (the two ways SE excitations are built)."""
+    if n is None:
+        return False
+    if n.op == Op.FC:
+        return True
+    return (n.op == Op.CONV and kernel_size(n) == (1, 1) and int(n.attrs.get("groups", 1)) == 1
+            and g.in_shape(n)[2:] == (1, 1))
+
+
+def _skip_reshapes(n: Node | None, producers: dict[str, Node], chain: list[Node]) -> Node | None:
+    while n is not None and n.op in _RESHAPES:
+        chain.append(n)
+        n = producers.get(n.inputs[0])
+    return n
+
+
+def _match_se(g: Graph, mul: Node, gate_in: str, feat: str, producers: dict[str, Node]) -> list | None:
+    """Trace the excitation branch back from the mul's gate input; None unless it is an SE block."""
+    shape = g.shape(feat)
+    if len(shape) != 4 or g.shape(mul.outputs[0]) != shape:
+        return None
+    chain: list[Node] = [mul]
+    n = _skip_reshapes(producers.get(gate_in), producers, chain)
+    gate = None
+    if n is not None and n.op in GATES:
+        gate, n = n, producers.get(n.inputs[0])
+        chain.append(gate)
+    expand = n
+    if not _is_pointwise(g, expand) or (expand.attrs.get("act") in GATES) == (gate is not None):
+        return None
+    if int(expand.attrs["cout"]) != shape[1]:
+        return None
+    n = producers.get(expand.inputs[0])
+    act = None
+    if n is not None and n.op in ACTIVATIONS:
+        act, n = n, producers.get(n.inputs[0])
+        chain.append(act)
+    reduce = n
+    if not _is_pointwise(g, reduce) or (reduce.attrs.get("act") in ACTIVATIONS) == (act is not None):
+        return None
+    pool = _skip_reshapes(producers.get(reduce.inputs[0]), producers, chain)
+    if pool is None or pool.inputs[0] != feat:
+        return None
+    if pool.op == Op.AVGPOOL:   # an average pool over the whole map, not yet canonicalised
+        if any(pads(pool)) or kernel_size(pool) != shape[2:]:
+            return None
+    elif pool.op != Op.GLOBAL_AVGPOOL:
+        return None
+    chain += [expand, reduce, pool]
+    return [pool, reduce, act, expand, gate, chain]
+
+
+def find_se_blocks(g: Graph) -> list[SEBlock]:
+    """Every squeeze-and-excitation block, however it was built or imported, before or after fusion."""
+    producers = g.producers()
+    order = {n.name: i for i, n in enumerate(g.nodes)}
+    blocks: list[SEBlock] = []
+    for mul in g.nodes:
+        if mul.op != Op.MUL or len(mul.inputs) != 2:
+            continue
+        for gi in (0, 1):
+            m = _match_se(g, mul, mul.inputs[gi], mul.inputs[1 - gi], producers)
+            if m is None:
+                continue
+            pool, reduce, act, expand, gate, chain = m
+            blocks.append(SEBlock(
+                index=len(blocks), pool=pool.name, reduce=reduce.name, act=act and act.name,
+                expand=expand.name, gate=gate and gate.name, mul=mul.name, input=mul.inputs[1 - gi],
+                channels=g.shape(mul.inputs[1 - gi])[1],
+                nodes=sorted((n.name for n in chain), key=order.__getitem__)))
+            break
+    return blocks
+
+
+# ---- pipeline -------------------------------------------------------------------------------
+def prepare(g: Graph, fusable: Iterable[Op | str] = DEFAULT_FUSABLE) -> Graph:
+    """A copy of ``g`` after the standard pipeline, repeated to a fixed point.
+
+    Identities are dropped, ``x*sigmoid(x)`` becomes swish, whole-map average pools become global
+    ones, channel shuffles are recognised; then batch-norm is folded (if "batchnorm" is in
+    ``fusable``) and the activations in ``fusable`` are fused into their producers.
+    """
+    kinds = op_kinds(fusable)
+    g = copy.deepcopy(g)
+    pipeline: list[Callable[[Graph], bool]] = [remove_identities, recognise_swish, global_pools,
+                                               recognise_channel_shuffle]
+    if Op.BATCHNORM in kinds:
+        pipeline.append(fold_batchnorm)
+    pipeline.append(lambda g: fuse_activations(g, kinds))
+    for _ in range(100):
+        changed = False
+        for p in pipeline:
+            changed |= p(g)
+        if not changed:
+            break
+    else:
+        raise IRError(f"graph {g.name!r}: passes did not reach a fixed point")
+    g.validate()
+    g.infer_shapes()
+    return g
