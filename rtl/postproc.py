@@ -49,8 +49,9 @@ def lut_beats(beat_bytes: int) -> int:
     return 256 // lut_word_bytes(beat_bytes)
 
 
-def _mul_unsigned(a, b, width_b: int):
-    """a * b for an unsigned ``b`` of ``width_b`` bits as a sum of shifted, gated copies of ``a``."""
+def mul_shift_add(a, b, width_b: int):
+    """a * b for an unsigned ``b`` of ``width_b`` bits as a sum of shifted, gated copies of ``a``
+    (keeps Yosys from spending a DSP48E2 on it)."""
     terms = [Mux(b[i], a << i, 0) for i in range(width_b)]
     while len(terms) > 1:          # balanced adder tree
         terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
@@ -148,8 +149,8 @@ class PostProc(wiring.Component):
                     s1.eq(self.i_acc[j] + self.i_bias[j]),
                     mult1.eq(self.i_mult[j]),
                     sh1.eq(self.i_shift[j]),
-                    plo2.eq(_mul_unsigned(s1, mult1[:half], half)),
-                    phi2.eq(_mul_unsigned(s1, mult1[half:], MULT_WIDTH - half)),
+                    plo2.eq(mul_shift_add(s1, mult1[:half], half)),
+                    phi2.eq(mul_shift_add(s1, mult1[half:], MULT_WIDTH - half)),
                     sh2.eq(sh1),
                     p3.eq(plo2 + (phi2 << half) + rnd),
                     sh3.eq(sh2),

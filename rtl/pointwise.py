@@ -1,0 +1,241 @@
+"""CONV engine: a PP x ICP x OCP INT8 multiply-accumulate array (pointwise and k x k conv).
+
+The array computes ``y[n, oc] = post(sum_r x[n, r] * W[r, oc])`` for a tile of ``N = h * w``
+output pixels with a reduction of ``R = k * k * cin`` (the data mover streams each pixel's
+receptive field tap-major then channels, so a k x k conv is just a longer reduction).  Each cycle
+it takes one reduction step: PP pixels x ICP reduction lanes against ICP x OCP weights, adding
+into PP x OCP accumulators of ``acc_width`` bits.  After ``S = ceil(R / ICP)`` steps a pixel group
+is done and goes through ``rtl.postproc.PostProc``.
+
+Output channels beyond OCP: the tile runs ``ceil(cout / OCP)`` output-channel groups one after
+the other; every group brings its own weights and quantisation parameters and the activations are
+streamed again (the weight buffer holds one group: ``S <= wbuf_depth``).
+
+Stream packing: see ``rtl.golden_pw`` (activation LUT; then per group: weights, quantisation
+records, activations).  Timeline with unstalled streams (cycle 0 = ``start``)::
+
+    1 .. LB                      LUT beats (always present; ignored unless cfg.lut_en)
+    per group: S*WPB weight beats, QB quantisation beats, G*S activation beats (one per cycle),
+               then the last output beat PIPE cycles after the last activation beat; the next
+               group's first weight beat follows on the next cycle.
+
+so ``tile_cycles = 1 + LB + NG * (S*WPB + QB + G*S + PIPE)`` (``rtl.cycles``).  Pipeline:
+accept beat + weight-buffer read | products | adder tree | accumulate | PostProc (5) -> m.
+All stages advance together on ``en = ~m.valid | m.ready``; ``s.ready`` follows ``en`` while
+activations stream, so backpressure on ``m`` stalls the input in the same cycle.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .layout import LayerConfig, in_beat, out_beat
+from .params import PEArrayParams
+from .postproc import BIAS_WIDTH, MULT_WIDTH, SHIFT_WIDTH, PostProc, lut_word_bytes, mul_shift_add
+
+PIPE = 4 + PostProc.LATENCY     # last activation beat accepted -> its output beat transferred
+QREC = 8                        # bytes per channel quantisation record
+
+
+def conv_stream_constants(p: PEArrayParams) -> dict[str, int]:
+    """Beats per weight entry (WPB), per quantisation block (QB) and for the LUT (LB)."""
+    b = p.in_bytes
+    return {"WPB": ceil(p.icp * p.ocp / b), "QB": ceil(QREC * p.ocp / b), "LB": 256 // lut_word_bytes(b)}
+
+
+class PointwiseArray(wiring.Component):
+    """The CONV engine (``rtl.layout`` interface: cfg/start/busy/s/m)."""
+
+    def __init__(self, params: PEArrayParams):
+        self.params = params
+        super().__init__({
+            "cfg": In(LayerConfig),
+            "start": In(1),
+            "busy": Out(1),
+            "s": In(stream.Signature(in_beat(params))),
+            "m": Out(stream.Signature(out_beat(params))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        PP, ICP, OCP = p.pp, p.icp, p.ocp
+        B, OB = p.in_bytes, p.out_bytes
+        const = conv_stream_constants(p)
+        WPB, QB, LB = const["WPB"], const["QB"], const["LB"]
+        LW = lut_word_bytes(B)
+        E = ICP * OCP                              # bytes per weight entry
+
+        m.submodules.post = post = PostProc(PP * OCP, p.acc_width, LW)
+
+        # ---- latched configuration and derived sizes
+        cin = self.cfg.cin
+        kk = mul_shift_add(self.cfg.k, self.cfg.k, 3)
+        r_total = Signal(range(49 * 8191 + 1))           # R = k*k*cin
+        n_total = Signal(range(4095 * 4095 + 1))         # N = h*w
+        cout = Signal(13)
+        clamp_lo = Signal(signed(8))
+        clamp_hi = Signal(signed(8))
+        lut_en = Signal()
+
+        # ---- counters
+        beat = Signal(range(max(WPB, QB, 2)))             # beat within a word being assembled
+        rpos = Signal(range(49 * 8191 + ICP + 1))         # reduction position of the current step
+        step = Signal(range(p.wbuf_depth))                # weight entry / reduction step
+        pbase = Signal(range(4095 * 4095 + PP + 1))       # first pixel of the current pixel group
+        ocbase = Signal(range(8191 + OCP + 1))            # first output channel of the group
+        lutaddr = Signal(range(LB))
+        last_step = rpos + ICP >= r_total
+        last_pix = pbase + PP >= n_total
+        last_grp = ocbase + OCP >= cout
+
+        # ---- weight buffer and word assembly
+        wbuf = Memory(shape=unsigned(8 * E), depth=p.wbuf_depth, init=[])
+        m.submodules.wbuf = wbuf
+        wwr = wbuf.write_port()
+        wrd = wbuf.read_port()
+        hold = Signal(8 * B * max(WPB, QB, 1))            # earlier beats of the word being assembled
+        wword = Signal(8 * B * WPB)
+        qword = Signal(8 * B * QB)
+        m.d.comb += [wword.eq(Cat(hold[:8 * B * (WPB - 1)], self.s.payload.data)),
+                     qword.eq(Cat(hold[:8 * B * (QB - 1)], self.s.payload.data))]
+
+        bias = Signal(data.ArrayLayout(signed(BIAS_WIDTH), OCP))
+        mult = Signal(data.ArrayLayout(unsigned(MULT_WIDTH), OCP))
+        shift = Signal(data.ArrayLayout(unsigned(SHIFT_WIDTH), OCP))
+
+        en = Signal()
+        m.d.comb += en.eq(~self.m.valid | self.m.ready)
+        take = Signal()                                    # an input beat is accepted this cycle
+        m.d.comb += take.eq(self.s.valid & self.s.ready)
+
+        # ---- pipeline stage 1: activations + weight read
+        v1, first1, last1, lastpix1 = Signal(), Signal(), Signal(), Signal()
+        pmask1 = Signal(PP)
+        x1 = Signal(8 * PP * ICP)
+        act_take = Signal()
+        m.d.comb += [wrd.en.eq(en), wrd.addr.eq(step)]
+        with m.If(en):
+            m.d.sync += [v1.eq(act_take), first1.eq(rpos == 0), last1.eq(last_step),
+                         lastpix1.eq(last_pix), x1.eq(self.s.payload.data[:8 * PP * ICP]),
+                         pmask1.eq(Cat(*[pbase + i < n_total for i in range(PP)]))]
+        w1 = wrd.data
+
+        # ---- stage 2: products (one INT8 x INT8 multiplier each -> one DSP48E2)
+        v2, first2, last2, lastpix2 = Signal(), Signal(), Signal(), Signal()
+        pmask2 = Signal(PP)
+        prod = [[[Signal(signed(16), name=f"prod_{a}_{i}_{o}") for o in range(OCP)] for i in range(ICP)]
+                for a in range(PP)]
+        with m.If(en):
+            m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1), lastpix2.eq(lastpix1), pmask2.eq(pmask1)]
+            for a in range(PP):
+                for i in range(ICP):
+                    xa = x1.word_select(a * ICP + i, 8).as_signed()
+                    for o in range(OCP):
+                        m.d.sync += prod[a][i][o].eq(xa * w1.word_select(i * OCP + o, 8).as_signed())
+
+        # ---- stage 3: adder tree over the ICP lanes
+        v3, first3, last3, lastpix3 = Signal(), Signal(), Signal(), Signal()
+        pmask3 = Signal(PP)
+        tw = 16 + (ICP - 1).bit_length()
+        tsum = [[Signal(signed(tw), name=f"tsum_{a}_{o}") for o in range(OCP)] for a in range(PP)]
+        with m.If(en):
+            m.d.sync += [v3.eq(v2), first3.eq(first2), last3.eq(last2), lastpix3.eq(lastpix2), pmask3.eq(pmask2)]
+            for a in range(PP):
+                for o in range(OCP):
+                    terms = [prod[a][i][o] for i in range(ICP)]
+                    while len(terms) > 1:
+                        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
+                                 for i in range(0, len(terms), 2)]
+                    m.d.sync += tsum[a][o].eq(terms[0])
+
+        # ---- stage 4: accumulators; a finished pixel group goes to post-processing
+        done4, lastpix4 = Signal(), Signal()
+        pmask4 = Signal(PP)
+        acc = [[Signal(signed(p.acc_width), name=f"acc_{a}_{o}") for o in range(OCP)] for a in range(PP)]
+        with m.If(en):
+            m.d.sync += [done4.eq(v3 & last3), lastpix4.eq(lastpix3), pmask4.eq(pmask3)]
+            with m.If(v3):
+                for a in range(PP):
+                    for o in range(OCP):
+                        m.d.sync += acc[a][o].eq(Mux(first3, 0, acc[a][o]) + tsum[a][o])
+
+        omask = Cat(*[ocbase + o < cout for o in range(OCP)])
+        m.d.comb += [
+            post.en.eq(en), post.i_valid.eq(done4), post.i_last.eq(lastpix4),
+            post.clamp_lo.eq(clamp_lo), post.clamp_hi.eq(clamp_hi), post.lut_en.eq(lut_en),
+        ]
+        for a in range(PP):
+            for o in range(OCP):
+                ln = a * OCP + o
+                m.d.comb += [post.i_acc[ln].eq(acc[a][o]), post.i_bias[ln].eq(bias[o]),
+                             post.i_mult[ln].eq(mult[o]), post.i_shift[ln].eq(shift[o]),
+                             post.i_mask[ln].eq(pmask4[a] & omask[o])]
+        m.d.comb += [self.m.valid.eq(post.o_valid),
+                     self.m.payload.data.eq(Cat(*[post.o_data[ln] for ln in range(PP * OCP)])),
+                     self.m.payload.last.eq(post.o_last & last_grp)]
+        if OB > PP * OCP:
+            m.d.comb += self.m.payload.data[8 * PP * OCP:].eq(0)
+
+        # ---- control
+        m.d.comb += [post.lut_waddr.eq(lutaddr), post.lut_wdata.eq(self.s.payload.data[:8 * LW]),
+                     wwr.addr.eq(step), wwr.data.eq(wword[:8 * E])]
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [r_total.eq(mul_shift_add(cin, kk, 6)),
+                                 n_total.eq(mul_shift_add(self.cfg.h, self.cfg.w, 12)),
+                                 cout.eq(self.cfg.cout), clamp_lo.eq(self.cfg.clamp_lo),
+                                 clamp_hi.eq(self.cfg.clamp_hi), lut_en.eq(self.cfg.lut_en),
+                                 lutaddr.eq(0), beat.eq(0), rpos.eq(0), step.eq(0), pbase.eq(0), ocbase.eq(0)]
+                    m.next = "LUT"
+            with m.State("LUT"):
+                m.d.comb += [self.busy.eq(1), self.s.ready.eq(1), post.lut_we.eq(take)]
+                with m.If(take):
+                    m.d.sync += lutaddr.eq(lutaddr + 1)
+                    with m.If(lutaddr == LB - 1):
+                        m.next = "WGT"
+            with m.State("WGT"):
+                m.d.comb += [self.busy.eq(1), self.s.ready.eq(1)]
+                with m.If(take):
+                    m.d.sync += hold.word_select(beat, 8 * B).eq(self.s.payload.data)
+                    m.d.sync += beat.eq(beat + 1)
+                    with m.If(beat == WPB - 1):
+                        m.d.comb += wwr.en.eq(1)
+                        m.d.sync += [beat.eq(0), step.eq(step + 1), rpos.eq(rpos + ICP)]
+                        with m.If(last_step):
+                            m.d.sync += [step.eq(0), rpos.eq(0)]
+                            m.next = "QP"
+            with m.State("QP"):
+                m.d.comb += [self.busy.eq(1), self.s.ready.eq(1)]
+                with m.If(take):
+                    m.d.sync += hold.word_select(beat, 8 * B).eq(self.s.payload.data)
+                    m.d.sync += beat.eq(beat + 1)
+                    with m.If(beat == QB - 1):
+                        m.d.sync += beat.eq(0)
+                        for o in range(OCP):
+                            rec = qword.word_select(o, 8 * QREC)
+                            m.d.sync += [bias[o].eq(rec[0:32]), mult[o].eq(rec[32:48]), shift[o].eq(rec[48:54])]
+                        m.next = "ACT"
+            with m.State("ACT"):
+                m.d.comb += [self.busy.eq(1), self.s.ready.eq(en), act_take.eq(take)]
+                with m.If(take):
+                    m.d.sync += [step.eq(step + 1), rpos.eq(rpos + ICP)]
+                    with m.If(last_step):
+                        m.d.sync += [step.eq(0), rpos.eq(0), pbase.eq(pbase + PP)]
+                        with m.If(last_pix):
+                            m.next = "DRAIN"
+            with m.State("DRAIN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(self.m.valid & self.m.ready & post.o_last):
+                    m.d.sync += [pbase.eq(0), ocbase.eq(ocbase + OCP)]
+                    with m.If(last_grp):
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "WGT"
+        return m
