@@ -14,9 +14,11 @@ class Segment:
     device: Device
     nodes: list[str]                  # node names, in execution order
     macs: int = 0
+    reasons: dict[str, str] = field(default_factory=dict)   # PS ops: node -> why it is not on the PL
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "device": self.device, "ops": list(self.nodes), "macs": self.macs}
+        return {"index": self.index, "device": self.device, "ops": list(self.nodes), "macs": self.macs,
+                "reasons": dict(self.reasons)}
 
 
 @dataclass
@@ -47,6 +49,14 @@ class Plan:
     segments: list[Segment]
     transfers: list[Transfer]
     graph: Any = field(repr=False, default=None)   # the (possibly rewritten) mapper.ir.Graph
+
+    def device_of(self) -> dict[str, Device]:
+        """Node name -> the device it runs on."""
+        return {n: s.device for s in self.segments for n in s.nodes}
+
+    def transfer_bytes(self, src_device: Device | None = None) -> int:
+        """Bytes crossing PS<->PL per frame (only those leaving ``src_device``, if given)."""
+        return sum(t.bytes for t in self.transfers if src_device in (None, t.src_device))
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "policy": self.policy,
