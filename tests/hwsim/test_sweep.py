@@ -1,0 +1,324 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from hwsim import sweep
+from hwsim.config import ConfigError, load
+from hwsim.errors import HwsimError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class FakeEvaluator:
+    """A fast, deterministic stand-in for the real estimate (importable by Dask workers).
+
+    ``log`` (a file, optional) gets one line per prepare/evaluate call, from whatever process runs it;
+    ``fail_at`` makes the n-th evaluate call (in this process) raise, like a crash mid-sweep.
+    """
+
+    log: str | None = None
+    fail_at: int | None = None
+    calls: int = 0
+
+    def _note(self, what: str) -> None:
+        if self.log:
+            with open(self.log, "a") as fh:
+                fh.write(f"{what}\t{os.getpid()}\n")
+
+    def check(self, models, input_size):
+        for m in models:
+            if m not in ("netA", "netB"):
+                raise HwsimError(f"unknown model {m!r}")
+
+    def resources(self, cfg):
+        pe = cfg.pe
+        return {"dsp": pe.multipliers, "lut": 120 * pe.multipliers + 2000, "ff": 150 * pe.multipliers,
+                "bram36": 20 + cfg.accel["ibuf_kib"] // 4}
+
+    def prepare_key(self, model, policy, cfg, input_size):
+        return model, policy, input_size, tuple(cfg.accel["pl_ops"])
+
+    def prepare(self, model, policy, cfg, input_size):
+        self._note(f"prepare {model} {policy}")
+        return {"netA": 300e6, "netB": 600e6}[model] * (0.8 if policy == "optimized" else 1.0)
+
+    def evaluate(self, macs, cfg):
+        self.calls += 1
+        if self.fail_at is not None and self.calls >= self.fail_at:
+            raise RuntimeError("simulated crash")
+        pe, a = cfg.pe, cfg.accel
+        self._note(f"evaluate {pe.pp} {pe.icp} {pe.ocp} {a['clock_mhz']} {a['pl_ops']}")
+        compute = macs / (pe.multipliers * a["clock_mhz"] * 1e6) * 1e3
+        ps = 0.0 if "maxpool" in a["pl_ops"] else 2.0
+        lat = compute + ps + 1.0
+        return {"fps": 1e3 / lat, "latency_ms": lat, "naive_fps": 1e3 / (lat + 1.0),
+                "breakdown_ms": {"pl_compute": compute, "pl_memory_stall": 0.0, "ps_compute": ps,
+                                 "transfer": 1.0, "sync": 0.0}}
+
+
+GRID = ["accel.pp=2,4,8", "accel.icp=4,8", "accel.ocp=8,16", "accel.clock_mhz=100,200",
+        'accel.pl_ops=["conv","dwconv"],["conv","dwconv","maxpool"]']   # 48 points per model+policy
+
+
+def make(grid=GRID, models=("netA",), policies=("naive",), ev=None, **kw):
+    return sweep.Sweep.create(list(models), list(policies), grid, ev or FakeEvaluator(), **kw)
+
+
+def read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def keys_of(spec, rows):
+    return [(r["model"], r["policy"], *(r[k] for k in spec.keys)) for r in rows]
+
+
+# ------------------------------------------------------------------------------ grid parsing
+
+def test_values_split_on_top_level_commas_only():
+    assert sweep.split_values('1,2, 3') == ["1", "2", "3"]
+    assert sweep.split_values('["a","b"],["c"]') == ['["a","b"]', '["c"]']
+    assert sweep.split_values('"x,y",z') == ['"x,y"', "z"]
+    with pytest.raises(ConfigError, match="unbalanced"):
+        sweep.split_values('["a",')
+
+
+def test_axis_values_are_typed_like_the_field():
+    data = load().data
+    assert sweep.parse_axis("accel.pp=2,4", data).values == (2, 4)
+    clock = sweep.parse_axis("accel.clock_mhz=100,150.5", data).values
+    assert clock == (100.0, 150.5) and all(isinstance(v, float) for v in clock)
+    ops = sweep.parse_axis('accel.pl_ops=["conv"],["conv","add"]', data).values
+    assert ops == (["conv"], ["conv", "add"])
+    assert sweep.parse_axis("accel.dw_kernels=[3],[3,5]", data).values == ([3], [3, 5])
+    assert sweep.parse_axis("ddr.efficiency=0.6,0.8", data).values == (0.6, 0.8)
+
+
+@pytest.mark.parametrize("spec, msg", [
+    ("accel.ppp=1,2", "section 'accel' has no field 'ppp'"),
+    ("acc.pp=1,2", "no section 'acc'"),
+    ("accel.pp=", "empty value list"),
+    ("accel.pp=1,,2", "empty value"),
+    ("accel.pp", "malformed --grid"),
+    ("pp=1,2", "malformed --grid"),
+    ("accel.pp=2,x", "accel.pp must be int"),
+    ("accel.pp=2.5", "must be an integer"),
+    ("accel.pp=2,2", "given twice"),
+    ("accel.pl_ops=[conv,dwconv]", "not a TOML list"),
+    ("accel.pl_ops=[\"conv\"", "unbalanced"),
+])
+def test_bad_axis_is_one_clear_error(spec, msg):
+    with pytest.raises(ConfigError, match=msg.replace("[", r"\[")) as e:
+        sweep.parse_axis(spec, load().data)
+    assert "\n" not in str(e.value)
+
+
+def test_grid_expansion_is_models_x_policies_x_product():
+    spec = make(models=("netA", "netB"), policies=("naive", "optimized"))
+    pts = spec.points()
+    assert len(pts) == 2 * 2 * 3 * 2 * 2 * 2 * 2
+    assert len({p.key() for p in pts}) == len(pts)
+    assert spec.keys == ("accel.pp", "accel.icp", "accel.ocp", "accel.clock_mhz", "accel.pl_ops")
+    assert pts[0] == sweep.Point("netA", "naive", (2, 4, 8, 100.0, ["conv", "dwconv"]))
+    assert {p.values[0] for p in pts} == {2, 4, 8}
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(grid=[]), "empty grid"),
+    (dict(grid=["accel.pp=1,2", "accel.pp=4"]), "accel.pp given twice"),
+    (dict(policies=("naive", "greedy")), "--policy must be"),
+    (dict(models=("netA", "netA")), "named twice"),
+    (dict(models=("nope",)), "unknown model 'nope'"),
+    (dict(overrides=["accel.pp=2"]), "both a --set override and a --grid axis"),
+    (dict(input_size=0), "--input-size must be a positive"),
+])
+def test_bad_sweep_is_rejected_before_anything_runs(kw, msg):
+    with pytest.raises(HwsimError, match=msg):
+        make(**kw)
+
+
+# --------------------------------------------------------------------------- serial engine
+
+def test_infeasible_points_are_counted_with_reasons(tmp_path):
+    # pp=8, icp=8, ocp=16 -> 1024 + 50 multipliers > 306 usable DSPs (85% of 360)
+    spec = make(grid=["accel.pp=2,8", "accel.icp=8", "accel.ocp=8,16"])
+    s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
+    rows = read_csv(tmp_path / "results.csv")
+    assert (s.points, s.evaluated, s.infeasible, s.failed) == (4, 2, 2, 0)
+    assert s.infeasible_reasons == {"dsp": 2, "lut": 2, "ff": 1}   # 1074 multipliers: ff too
+    bad = [r for r in rows if r["feasible"] == "False"]
+    assert {(r["accel.pp"], r["accel.ocp"]) for r in bad} == {("8", "8"), ("8", "16")}
+    for r in bad:
+        assert r["error"].startswith("infeasible: dsp ") and "(85% of 360)" in r["error"]
+        assert r["fps"] == "" and int(r["dsp"]) > 306
+    ok = [r for r in rows if r["feasible"] == "True"]
+    assert all(float(r["fps"]) > 0 and r["error"] == "" for r in ok)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["infeasible"] == 2 and summary["infeasible_reasons"] == s.infeasible_reasons
+
+
+def test_results_columns_and_pareto_outputs(tmp_path):
+    spec = make(models=("netA", "netB"), policies=("naive", "optimized"))
+    s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
+    rows = read_csv(tmp_path / "results.csv")
+    assert list(rows[0]) == ["model", "policy", *spec.keys, "fps", "latency_ms", "naive_fps", "dsp", "lut", "ff",
+                             "bram36", "feasible", "pl_compute_ms", "pl_memory_stall_ms", "ps_compute_ms",
+                             "transfer_ms", "sync_ms", "error"]
+    assert len(rows) == s.points == 192
+    assert rows[0]["accel.pl_ops"] == '["conv", "dwconv"]'
+    # the summary's front is exactly the non-dominated feasible rows of each model
+    ok = [r for r in rows if r["feasible"] == "True"]
+    for model in ("netA", "netB"):
+        mine = [(float(r["fps"]), float(r["dsp"]), float(r["lut"])) for r in ok if r["model"] == model]
+        expect = {p for p in mine if not any(q != p and q[0] >= p[0] and q[1] <= p[1] and q[2] <= p[2]
+                                             for q in mine)}
+        got = {(r["fps"], r["dsp"], r["lut"]) for r in s.pareto if r["model"] == model}
+        assert got == expect and got
+    assert (tmp_path / "pareto.png").stat().st_size > 10_000
+    assert json.loads((tmp_path / "summary.json").read_text())["pareto"] == s.pareto
+    assert "Pareto front" in s.front_lines(spec.keys)[0]
+
+
+def test_each_model_is_prepared_once_per_partition_key_not_per_point(tmp_path):
+    log = tmp_path / "calls.log"
+    sweep._PREPARED.clear()
+    spec = make(models=("netA", "netB"), policies=("naive", "optimized"))
+    sweep.run(spec, tmp_path / "out", FakeEvaluator(log=str(log)), workers=0)
+    lines = log.read_text().splitlines()
+    prepares = [ln for ln in lines if ln.startswith("prepare")]
+    # 2 models x 2 policies x 2 pl_ops values (the only accel field prepare_key reads)
+    assert len(prepares) == 8
+    assert sum(ln.startswith("evaluate") for ln in lines) > 100
+
+
+def test_existing_results_need_resume(tmp_path):
+    spec = make(grid=["accel.pp=2,4"])
+    sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
+    before = (tmp_path / "results.csv").read_text()
+    with pytest.raises(HwsimError, match="already exists: use --resume"):
+        sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
+    assert (tmp_path / "results.csv").read_text() == before
+
+
+def test_interrupted_sweep_resumes_without_evaluating_any_point_twice(tmp_path):
+    log = tmp_path / "calls.log"
+    spec = make(models=("netA", "netB"))   # 96 points, some infeasible (a row each, never evaluated)
+    with pytest.raises(HwsimError, match=r"simulated crash.*rerun with --resume"):
+        sweep.run(spec, tmp_path / "o", FakeEvaluator(log=str(log), fail_at=30), workers=0, chunk=7)
+    first = read_csv(tmp_path / "o" / "results.csv")
+    evaluated_first = [ln for ln in log.read_text().splitlines() if ln.startswith("evaluate")]
+    assert len(evaluated_first) == 29                       # the 30th call crashed
+    assert 29 <= len(first) < 96                            # + infeasible rows; the partial chunk is kept
+    log.unlink()
+    s = sweep.run(spec, tmp_path / "o", FakeEvaluator(log=str(log)), workers=0, resume=True, chunk=7)
+    rows = read_csv(tmp_path / "o" / "results.csv")
+    keys = keys_of(spec, rows)
+    assert len(keys) == len(set(keys)) == 96                # every point exactly once
+    assert set(keys) == {p.key() for p in spec.points()}
+    evaluated_second = [ln for ln in log.read_text().splitlines() if ln.startswith("evaluate")]
+    # nothing saved by the first run was evaluated again
+    assert len(evaluated_first) + len(evaluated_second) == sum(r["feasible"] == "True" for r in rows)
+    assert (s.resumed, s.new, s.points) == (len(first), 96 - len(first), 96)
+
+
+def test_resume_with_a_wider_grid_only_runs_the_new_points(tmp_path):
+    sweep.run(make(grid=["accel.pp=2,4", "accel.icp=8"]), tmp_path, FakeEvaluator(), workers=0)
+    s = sweep.run(make(grid=["accel.pp=2,4,1", "accel.icp=8"]), tmp_path, FakeEvaluator(), workers=0, resume=True)
+    assert (s.resumed, s.new, s.points) == (2, 1, 3)
+
+
+def test_resume_drops_a_torn_last_line(tmp_path):
+    spec = make(grid=["accel.pp=2,4,1"])
+    sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
+    path = tmp_path / "results.csv"
+    text = path.read_text()
+    path.write_text(text[:-20])                             # killed in the middle of the last row
+    s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0, resume=True)
+    assert (s.resumed, s.new) == (2, 1)
+    assert path.read_text() == text
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(grid=["accel.icp=4,8"]), "has other columns than this sweep"),
+    (dict(grid=["accel.pp=2,4"], board="zcu104"), "was swept with board 'ultra96v1'"),
+    (dict(grid=["accel.pp=2,4"], overrides=["accel.icp=4"]), "was swept with overrides"),
+])
+def test_resume_refuses_another_sweep(tmp_path, kw, msg):
+    sweep.run(make(grid=["accel.pp=2,4"]), tmp_path, FakeEvaluator(), workers=0)
+    try:
+        other = make(**kw)
+    except ConfigError:
+        pytest.skip("board not available in this checkout")
+    with pytest.raises(HwsimError, match=msg):
+        sweep.run(other, tmp_path, FakeEvaluator(), workers=0, resume=True)
+
+
+def test_unreachable_scheduler_is_a_quick_one_line_error(tmp_path):
+    t = time.monotonic()
+    with pytest.raises(HwsimError, match="cannot reach Dask scheduler tcp://127.0.0.1:9") as e:
+        sweep.run(make(grid=["accel.pp=2,4"]), tmp_path, FakeEvaluator(), scheduler="tcp://127.0.0.1:9")
+    assert time.monotonic() - t < 15 and "\n" not in str(e.value)
+    assert read_csv(tmp_path / "results.csv") == []         # header only: --resume continues it
+
+
+# ------------------------------------------------------------------------------------ Dask
+
+def test_embedded_local_cluster_matches_serial(tmp_path):
+    spec = make(models=("netA", "netB"))
+    log = tmp_path / "calls.log"
+    serial = sweep.run(spec, tmp_path / "serial", FakeEvaluator(), workers=0)
+    dist = sweep.run(spec, tmp_path / "dask", FakeEvaluator(log=str(log)), workers=2)
+    a = sorted(map(tuple, (r.values() for r in read_csv(tmp_path / "serial" / "results.csv"))))
+    b = sorted(map(tuple, (r.values() for r in read_csv(tmp_path / "dask" / "results.csv"))))
+    assert a == b and len(a) == 96
+    assert dist.pareto == serial.pareto
+    lines = log.read_text().splitlines()
+    pids = {ln.split("\t")[1] for ln in lines}
+    assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2   # evaluated in the worker processes
+    assert sum(ln.startswith("prepare") for ln in lines) <= 2 * 4  # once per worker and cache key
+
+
+@pytest.fixture(scope="module")
+def loopback_cluster(tmp_path_factory):
+    """A real ``dask scheduler`` and ``dask worker`` on 127.0.0.1, stopped after the module."""
+    d = tmp_path_factory.mktemp("cluster")
+    sched_file = d / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    dask = str(Path(sys.executable).parent / "dask")
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(sched_file)], env=env, cwd=d,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 30
+        while not sched_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(sched_file.read_text())["address"]
+        procs.append(subprocess.Popen([dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                                       "--nworkers", "1", "--no-dashboard", "--no-nanny"], env=env, cwd=d,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_sweep_through_a_real_scheduler_and_worker(tmp_path, loopback_cluster):
+    assert loopback_cluster.startswith("tcp://127.0.0.1:")
+    spec = make()
+    s = sweep.run(spec, tmp_path, FakeEvaluator(), scheduler=loopback_cluster)
+    rows = read_csv(tmp_path / "results.csv")
+    assert s.points == len(rows) == 48 and s.evaluated + s.infeasible == 48 and s.evaluated > 0
+    assert set(keys_of(spec, rows)) == {p.key() for p in spec.points()}
