@@ -15,6 +15,9 @@ from math import ceil
 
 from .params import Mode, ParamError, PEArrayParams, TileSpec
 
+# rtl.depthwise.LATENCY: window, products and sum stages + rtl.postproc.PostProc's 5 stages
+DW_LATENCY = 8
+
 
 def check_tile(p: PEArrayParams, t: TileSpec) -> None:
     """Raise ParamError if the instance cannot run this tile."""
@@ -28,11 +31,8 @@ def check_tile(p: PEArrayParams, t: TileSpec) -> None:
             raise ParamError(f"conv kernel {t.k} exceeds the engine's largest kernel (7)")
         if max(t.h, t.w) > 4095:     # LayerConfig.h/w are 12 bits
             raise ParamError(f"conv tile of {t.h}x{t.w} output pixels exceeds the engine's 4095x4095 limit")
-    elif t.mode in (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL):
-        if t.k not in p.dw_kernels and not (t.mode != Mode.DW and t.k <= p.kmax):
-            raise ParamError(f"kernel {t.k} is not supported by the depthwise engine (kernels {list(p.dw_kernels)})")
-        if t.w > p.max_width:
-            raise ParamError(f"tile width {t.w} exceeds the line buffer ({p.max_width} pixels)")
+    else:
+        _check_dw(p, t)
 
 
 def tile_cycles(p: PEArrayParams, t: TileSpec) -> int:
@@ -48,10 +48,55 @@ def tile_cycles(p: PEArrayParams, t: TileSpec) -> int:
         per_group = (steps * ceil(p.icp * p.ocp / b) + ceil(8 * p.ocp / b)
                      + ceil(t.h * t.w / p.pp) * steps + 9)
         return 1 + lut_beats + ceil(t.cout / p.ocp) * per_group
+    return _dw_cycles(p, t)
+
+
+def _check_dw(p: PEArrayParams, t: TileSpec) -> None:
+    """Depthwise-engine modes (rtl.depthwise): what its configuration fields, line buffer and
+    accumulators can hold."""
+    from .golden_dw import window
+    name = t.mode.name
+    if t.cout != t.cin:
+        raise ParamError(f"{name} tile has cin={t.cin} but cout={t.cout}; the depthwise engine keeps "
+                         f"the channel count (cout must equal cin)")
+    if max(t.h, t.w) > 4095:
+        raise ParamError(f"{name} tile {t.h}x{t.w} exceeds the 12-bit h/w configuration fields (4095)")
+    k, stride, pad = window(t.mode, t.k, t.stride, t.pad)
+    if t.mode == Mode.DW and k not in p.dw_kernels:
+        raise ParamError(f"depthwise kernel {k} is not supported (dw_kernels {list(p.dw_kernels)})")
+    if t.mode in (Mode.MAXPOOL, Mode.AVGPOOL) and k > p.kmax:
+        raise ParamError(f"{name} kernel {k} exceeds the depthwise window ({p.kmax}x{p.kmax})")
+    if t.mode in (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL):
+        if t.w > p.max_width:
+            raise ParamError(f"{name} tile width {t.w} exceeds the line buffer ({p.max_width} pixels)")
+        if stride not in (1, 2):
+            raise ParamError(f"{name} stride {stride} is not supported by the depthwise engine (1 or 2)")
+        if pad >= k or pad > 3:
+            raise ParamError(f"{name} pad {pad} must be below the kernel size {k} and at most 3")
+        if min(t.h, t.w) + 2 * pad < k:
+            raise ParamError(f"{name} tile {t.h}x{t.w} (pad {pad}) is smaller than its {k}x{k} window")
+    if t.mode == Mode.ADD and 2 * p.dw_channels > p.in_bytes:
+        raise ParamError(f"ADD needs 2 x dw_channels = {2 * p.dw_channels} input lanes; beats have {p.in_bytes}")
+    peak = {Mode.DW: k * k * 128 * 128, Mode.MAXPOOL: 128, Mode.AVGPOOL: k * k * 128,
+            Mode.SCALE: 128 * 128, Mode.GAP: t.h * t.w * 128, Mode.ADD: 2 * 128 * 128}[t.mode]
+    if peak > 1 << (p.acc_width - 1):
+        raise ParamError(f"{name} tile {t.h}x{t.w} k={k} can reach |acc| = {peak}, beyond the "
+                         f"{p.acc_width}-bit accumulator")
+
+
+def _dw_cycles(p: PEArrayParams, t: TileSpec) -> int:
+    """rtl.depthwise: the activation LUT (once), then per channel group its parameter block, one
+    window step per cycle over the (h+pad) x (w+pad) padded input (bottom/right padding steps take
+    no input), and a DW_LATENCY-cycle drain; the tile ends when its last output beat leaves,
+    DW_LATENCY cycles after the step that completes the last output window."""
+    from .golden_dw import block_beats, window
+    from .golden_pw import lut_word_bytes
+    k, stride, pad = window(t.mode, t.k, t.stride, t.pad)
     groups = ceil(t.cin / p.dw_channels)
-    if t.mode == Mode.GAP:
-        return groups * (3 + t.h * t.w + 2)
-    if t.mode == Mode.SCALE:
-        return groups * (3 + t.h * t.w + 2)
-    wbeats = t.k * t.k + 3 if t.mode == Mode.DW else 3
-    return groups * (wbeats + (t.h + t.pad) * (t.w + t.pad) + 2)
+    blk = block_beats(p, t.mode)
+    steps = (t.h + pad) * (t.w + pad)
+    last_y = (t.out_h - 1) * stride + k - 1 - pad        # step of the last output window
+    last_x = (t.out_w - 1) * stride + k - 1 - pad
+    last_step = steps - 1 if t.mode == Mode.GAP else last_y * (t.w + pad) + last_x
+    return (1 + 256 // lut_word_bytes(p.in_bytes) + (groups - 1) * (blk + steps + DW_LATENCY)
+            + blk + last_step + DW_LATENCY + 1)
