@@ -348,9 +348,15 @@ _REF_LITE = "TF tpu models/official/efficientnet/lite/efficientnet_lite_builder.
 _REGISTRY: dict[str, tuple[ZooEntry, _Builder]] = {}
 
 
+# Every network here downsamples by 32 (SqueezeNet by about 16, but torchvision's 21x21 / 17x17
+# minimum relies on PyTorch letting a ceil-mode pool window overhang a 2x2 map, which mapper.ir's
+# shape rule rejects); below 32x32 the last stages would compute on padding alone.
+_MIN_INPUT = 32
+
+
 def _register(name: str, size: int, family: str, ref: str, build: _Builder, *,
-              min_size: int = 32, width: float | None = None) -> None:
-    _REGISTRY[name] = (ZooEntry(name, size, family, ref, min_size, width), build)
+              width: float | None = None) -> None:
+    _REGISTRY[name] = (ZooEntry(name, size, family, ref, _MIN_INPUT, width), build)
 
 
 _register("mobilenet_v1", 224, "mobilenet_v1",
@@ -373,11 +379,10 @@ for _k, _c in _SHUFFLE.items():
     _register(f"shufflenet_v2_{_k}", 224, "shufflenet_v2",
               "Ma et al. 2018 (arXiv:1807.11164) Table 5; " + _REF_TV.format("shufflenetv2"),
               _shufflenet_v2(_c))
-# torchvision documents min_size 21x21 (1.0) and 17x17 (1.1) for SqueezeNet
-for _k, _m in (("1_0", 21), ("1_1", 17)):
+for _k in ("1_0", "1_1"):
     _register(f"squeezenet{_k}", 224, "squeezenet",
               "Iandola et al. 2016 (arXiv:1602.07360); " + _REF_TV.format("squeezenet"),
-              _squeezenet(_k), min_size=_m)
+              _squeezenet(_k))
 
 _WIDTH_NAME = re.compile(r"^(mobilenet_v[12])_(\d+(?:\.\d+)?)$")
 
