@@ -66,6 +66,51 @@ class Evaluator(Protocol):
         """``fps``, ``latency_ms``, ``naive_fps`` and ``breakdown_ms`` of one point."""
 
 
+# Every [accel] field mapper.partition.partition() reads to place ops (pl_ops and its limits); the
+# plan is cached per worker under exactly these, so sweeping e.g. clock_mhz or ocp reuses it.
+PARTITION_FIELDS = ("pl_ops", "pl_fused", "max_kernel", "dw_kernels", "max_width", "max_channels",
+                    "wbuf_depth", "icp")
+
+
+def _frozen(v: Any) -> Hashable:
+    return tuple(v) if isinstance(v, list) else v
+
+
+@functools.lru_cache(maxsize=16)
+def _graph(source: str, input_size: int | None) -> Any:
+    from mapper.models import load_model
+    return load_model(source, input_size)
+
+
+class DefaultEvaluator:
+    """The real thing: ``rtl.synth.estimate`` for resources, ``mapper`` + ``hwsim.estimate`` for fps."""
+
+    def check(self, models: Sequence[str], input_size: int | None) -> None:
+        for m in models:
+            _graph(m, input_size)
+        for mod in ("rtl.synth", "hwsim.estimate", "mapper.partition"):
+            try:
+                __import__(mod)
+            except ImportError as e:
+                raise HwsimError(f"sweep needs {mod}, which cannot be imported: {e}") from None
+
+    def resources(self, cfg: Config) -> dict[str, float]:
+        from rtl.synth import estimate
+        return estimate(cfg.pe)
+
+    def prepare_key(self, model: str, policy: str, cfg: Config, input_size: int | None) -> Hashable:
+        return model, input_size, policy, tuple(_frozen(cfg.accel.get(f)) for f in PARTITION_FIELDS)
+
+    def prepare(self, model: str, policy: str, cfg: Config, input_size: int | None) -> Any:
+        from mapper.partition import partition
+        return partition(_graph(model, input_size), cfg.accel, policy)
+
+    def evaluate(self, plan: Any, cfg: Config) -> dict[str, Any]:
+        from .estimate import estimate_plan
+        e = estimate_plan(plan, cfg)
+        return {"fps": e.fps, "latency_ms": e.latency_ms, "naive_fps": e.naive_fps, "breakdown_ms": e.breakdown_ms}
+
+
 # ----------------------------------------------------------------------------------- the grid
 
 def split_values(text: str) -> list[str]:
