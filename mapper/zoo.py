@@ -52,13 +52,15 @@ class ZooEntry:
 # graph-building helpers
 # ---------------------------------------------------------------------------------------------
 
-def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+_CLASSES = 1000   # ImageNet-1k heads throughout
+
+
+def make_divisible(v: float, divisor: int = 8) -> int:
     """Round channels to a multiple of ``divisor``, never below 90% of ``v``.
 
     Same rule as torchvision ``_make_divisible`` and TF EfficientNet ``round_filters``.
     """
-    min_value = divisor if min_value is None else min_value
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
     if new_v < 0.9 * v:
         new_v += divisor
     return new_v
@@ -122,8 +124,7 @@ class _Net:
             y = self.g.add(Op.ADD, [y, x], f"b{i}.add")
         return y
 
-    def classifier(self, x: str, hidden: tuple[int, Op] | None = None, dropout: float = 0.0,
-                   classes: int = 1000) -> str:
+    def classifier(self, x: str, hidden: tuple[int, Op] | None = None, dropout: float = 0.0) -> str:
         """``pool -> flatten -> [fc1 -> act] -> (dropout) -> fc``."""
         y = self.g.add(Op.GLOBAL_AVGPOOL, x, "pool")
         y = self.g.add(Op.FLATTEN, y, "flatten", axis=1)
@@ -132,7 +133,7 @@ class _Net:
             y = self.act(y, "fc1.act", hidden[1])
         if dropout:
             y = self.g.add(Op.DROPOUT, y, "dropout", p=dropout)
-        return self.g.add(Op.FC, y, "fc", cout=classes, bias=True, act=None)
+        return self.g.add(Op.FC, y, "fc", cout=_CLASSES, bias=True, act=None)
 
 
 # A builder adds a whole network to a _Net (given the width multiplier) and returns its output.
@@ -329,7 +330,7 @@ def _squeezenet(version: str) -> _Builder:
             x = g.add(Op.CONCAT, [a, b], f"fire{fire}.concat", axis=1)
         # torchvision classifier: Dropout(0.5) -> conv 1x1 (bias) -> ReLU -> avgpool -> flatten
         x = g.add(Op.DROPOUT, x, "dropout", p=0.5)
-        x = conv_relu(net, x, "conv10", 1000, 1)
+        x = conv_relu(net, x, "conv10", _CLASSES, 1)
         x = g.add(Op.GLOBAL_AVGPOOL, x, "pool")
         return g.add(Op.FLATTEN, x, "flatten", axis=1)
     return build
@@ -395,11 +396,16 @@ def names() -> list[str]:
 def _resolve(name: str, width: float | None) -> tuple[ZooEntry, _Builder]:
     if not isinstance(name, str):
         raise ZooError(f"model name must be a string, not {name!r}")
+    if width is not None and (isinstance(width, bool) or not isinstance(width, (int, float))
+                              or not 0 < width <= 4):
+        raise ZooError(f"width multiplier must be a number in (0, 4], not {width!r}")
     key = name.strip().lower().replace("-", "_")
     m = _WIDTH_NAME.match(key)
     if m and m.group(1) in _REGISTRY:
         key, w = m.group(1), float(m.group(2))
-        if width is not None and not math.isclose(float(width), w):
+        if not 0 < w <= 4:
+            raise ZooError(f"width multiplier must be a number in (0, 4], not {w:g} (in {name!r})")
+        if width is not None and not math.isclose(width, w):
             raise ZooError(f"model {name!r} already says width {w:g}, but width={width!r} was given")
         width = w
     if key not in _REGISTRY:
@@ -411,8 +417,6 @@ def _resolve(name: str, width: float | None) -> tuple[ZooEntry, _Builder]:
         return entry, build
     if entry.width is None:
         raise ZooError(f"model {key!r} takes no width multiplier (only mobilenet_v1 and mobilenet_v2 do)")
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 4:
-        raise ZooError(f"width multiplier must be a number in (0, 4], not {width!r}")
     width = float(width)
     if width == 1.0:
         return entry, build

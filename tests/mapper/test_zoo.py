@@ -344,6 +344,8 @@ def test_width_by_name_or_keyword():
     ({"name": "mobilenet_v1_0.5", "width": 0.75}, "already says width 0.5"),
     ({"name": "mobilenet_v1", "width": 0}, "width multiplier"),
     ({"name": "mobilenet_v1", "width": "wide"}, "width multiplier"),
+    ({"name": "mobilenet_v1_0.5", "width": "wide"}, "width multiplier"),
+    ({"name": "mobilenet_v1_0", "width": None}, "width multiplier"),
     ({"name": "efficientnet_b4", "input_size": "256"}, "input size"),
     ({"name": "efficientnet_b4", "input_size": 256.5}, "input size"),
 ])
