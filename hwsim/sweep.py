@@ -390,6 +390,11 @@ def _chunks(points: Sequence[Point], size: int) -> list[Sequence[Point]]:
 
 
 @contextmanager
+def _nothing() -> Iterator[Results]:
+    yield iter(())
+
+
+@contextmanager
 def _serial(evaluator: Evaluator, sweep: Sweep, points: Sequence[Point], size: int | None) -> Iterator[Results]:
     def run() -> Results:
         for c in _chunks(points, size or chunk_size(len(points), 1)):
@@ -433,7 +438,10 @@ def _dask(evaluator: Evaluator, sweep: Sweep, points: Sequence[Point], size: int
 
         def run() -> Results:
             for f in as_completed(futures):
-                rows, failure = f.result()
+                try:
+                    rows, failure = f.result()
+                except Exception as e:     # noqa: BLE001 - a lost worker, a task that cannot unpickle
+                    rows, failure = [], f"a Dask task failed: {type(e).__name__}: {_one_line(e)}"
                 yield index[f.key], rows, failure
         yield run()
     finally:
@@ -578,33 +586,41 @@ def run(sweep: Sweep, out: str | Path, evaluator: Evaluator, *, workers: int = 2
     done, header = _prepare_out(sweep, out, resume)
     points = sweep.points()
     todo = [p for p in points if p.key() not in done]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST).write_text(json.dumps(sweep.manifest(), indent=2) + "\n")
     results = out / RESULTS
-    fresh = not results.exists() or results.stat().st_size == 0
     bar = Progress(len(points), len(points) - len(todo), progress)
     t0 = time.monotonic()
     failure = ""
-    with open(results, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=header)
-        if fresh:
-            writer.writeheader()
-            fh.flush()
-        if todo:
-            executor = (_serial(evaluator, sweep, todo, chunk) if workers == 0 and scheduler is None
-                        else _dask(evaluator, sweep, todo, chunk, scheduler, workers))
+    if not todo:
+        executor = _nothing()
+    elif workers == 0 and scheduler is None:
+        executor = _serial(evaluator, sweep, todo, chunk)
+    else:
+        executor = _dask(evaluator, sweep, todo, chunk, scheduler, workers)
+    # Files are created only once the executor is up: a cluster that cannot start leaves nothing.
+    with executor as stream:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MANIFEST).write_text(json.dumps(sweep.manifest(), indent=2) + "\n")
+        fresh = not results.exists() or results.stat().st_size == 0
+        with open(results, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=header)
+            if fresh:
+                writer.writeheader()
+                fh.flush()
             try:
-                with executor as stream:
-                    for chunk_points, rows, failure in stream:
-                        for p, r in zip(chunk_points, rows):
-                            writer.writerow({"model": p.model, "policy": p.policy,
-                                             **{k: encode(v) for k, v in zip(sweep.keys, p.values)}, **r})
-                        fh.flush()
-                        bar.add(len(rows))
-                        if failure:
-                            break
-            finally:
+                for chunk_points, rows, failure in stream:
+                    for p, r in zip(chunk_points, rows):
+                        writer.writerow({"model": p.model, "policy": p.policy,
+                                         **{k: encode(v) for k, v in zip(sweep.keys, p.values)}, **r})
+                    fh.flush()
+                    bar.add(len(rows))
+                    if failure:
+                        break
+            except KeyboardInterrupt:
                 bar.close()
+                sys.stderr.write(f"sweep: {bar.done} of {len(points)} points are saved in {results}; "
+                                 "rerun with --resume to continue\n")
+                raise
+            bar.close()
     elapsed = time.monotonic() - t0
     new = bar.done - bar.start_done
     if failure:

@@ -14,6 +14,12 @@ from hwsim.config import ConfigError, load
 from hwsim.errors import HwsimError
 
 ROOT = Path(__file__).resolve().parents[2]
+try:
+    import rtl.synth  # noqa: F401  (the real evaluator's resource estimate)
+    HAVE_SYNTH = True
+except ImportError:
+    HAVE_SYNTH = False
+needs_synth = pytest.mark.skipif(not HAVE_SYNTH, reason="rtl.synth has not landed in this checkout")
 
 
 @dataclass
@@ -264,9 +270,9 @@ def test_resume_refuses_another_sweep(tmp_path, kw, msg):
 def test_unreachable_scheduler_is_a_quick_one_line_error(tmp_path):
     t = time.monotonic()
     with pytest.raises(HwsimError, match="cannot reach Dask scheduler tcp://127.0.0.1:9") as e:
-        sweep.run(make(grid=["accel.pp=2,4"]), tmp_path, FakeEvaluator(), scheduler="tcp://127.0.0.1:9")
+        sweep.run(make(grid=["accel.pp=2,4"]), tmp_path / "out", FakeEvaluator(), scheduler="tcp://127.0.0.1:9")
     assert time.monotonic() - t < 15 and "\n" not in str(e.value)
-    assert read_csv(tmp_path / "results.csv") == []         # header only: --resume continues it
+    assert not (tmp_path / "out").exists()                  # nothing half-written
 
 
 # ------------------------------------------------------------------------------------ Dask
@@ -322,3 +328,64 @@ def test_sweep_through_a_real_scheduler_and_worker(tmp_path, loopback_cluster):
     rows = read_csv(tmp_path / "results.csv")
     assert s.points == len(rows) == 48 and s.evaluated + s.infeasible == 48 and s.evaluated > 0
     assert set(keys_of(spec, rows)) == {p.key() for p in spec.points()}
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+def hwsim(capsys, *argv):
+    from hwsim.cli import main
+    rc = main(["sweep", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["mobilenet_v2", "--grid", "accel.ppp=1,2"], "--grid accel.ppp: section 'accel' has no field 'ppp'"),
+    (["mobilenet_v2", "--grid", "board.dsp"], "malformed --grid 'board.dsp'"),
+    (["mobilenet_v2", "--grid", "accel.pp=,"], "--grid accel.pp: empty value"),
+    (["mobilenet_v2"], "empty grid"),
+    (["mobilenet_v2", "--grid", "accel.pp=1,2", "--policy", "naive,best"], "--policy must be"),
+    (["no_such_net", "--grid", "accel.pp=1,2"], "unknown model 'no_such_net'"),
+    (["mobilenet_v2", "--grid", "accel.pp=1,2", "--board", "nope"], "unknown board 'nope'"),
+    pytest.param(["mobilenet_v2", "--grid", "accel.pp=1,2", "--workers", "-1"], "--workers must be >= 0",
+                 marks=needs_synth),
+])
+def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, msg):
+    out = tmp_path / "o"
+    rc, stdout, err = hwsim(capsys, *argv, "--out", str(out))
+    assert rc == 2 and stdout == ""
+    assert err.startswith("hwsim: error: ") and msg in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+@needs_synth
+def test_cli_never_overwrites_results(tmp_path, capsys):
+    (tmp_path / "results.csv").write_text("model,policy\n")
+    rc, _, err = hwsim(capsys, "mobilenet_v2", "--grid", "accel.pp=2,4", "--workers", "0", "--out", str(tmp_path))
+    assert rc == 2 and "use --resume" in err
+    assert (tmp_path / "results.csv").read_text() == "model,policy\n"
+
+
+@needs_synth
+def test_cli_real_sweep_then_resume(tmp_path, capsys):
+    argv = ["mobilenet_v2", "--grid", "accel.pp=2,4,8", "--grid", "accel.clock_mhz=100,200",
+            "--grid", 'accel.pl_ops=["conv","dwconv","add"],["conv","dwconv","maxpool","avgpool","global_avgpool","add"]',
+            "--policy", "naive,optimized", "--workers", "0", "--out", str(tmp_path), "--json"]
+    rc, out, err = hwsim(capsys, *argv)
+    assert rc == 0, err
+    s = json.loads(out)
+    assert s["points"] == 24 and s["evaluated"] + s["infeasible"] + s["failed"] == 24
+    assert s["evaluated"] > 0 and s["new"] == 24
+    rows = read_csv(tmp_path / "results.csv")
+    ok = [r for r in rows if r["feasible"] == "True"]
+    assert ok and all(float(r["fps"]) > 0 for r in ok)
+    # a faster clock never lowers the frame rate of the same configuration
+    by = {(r["policy"], r["accel.pp"], r["accel.pl_ops"], r["accel.clock_mhz"]): float(r["fps"]) for r in ok}
+    for (pol, pp, ops, clk), fps in by.items():
+        if clk == "100.0" and (pol, pp, ops, "200.0") in by:
+            assert by[(pol, pp, ops, "200.0")] >= fps
+    assert {tuple(r["model"] for r in s["pareto"])} == {("mobilenet_v2",) * len(s["pareto"])}
+    rc, out, err = hwsim(capsys, *argv, "--resume")
+    s2 = json.loads(out)
+    assert rc == 0 and (s2["new"], s2["resumed"]) == (0, 24) and s2["pareto"] == s["pareto"]
+    assert len(read_csv(tmp_path / "results.csv")) == 24

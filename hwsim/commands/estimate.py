@@ -1,0 +1,60 @@
+"""``hwsim estimate``: frame rate, latency and where the time goes for one model on one board."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..cli import add_target_args, print_json
+
+TOP_LAYERS = 10
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("estimate", help="cycle-level frame rate and latency of a model on a board",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("model", metavar="MODEL", help="zoo model name or path to an .onnx file")
+    add_target_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def _other(policy: str) -> str:
+    return "optimized" if policy == "naive" else "naive"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load
+    from ..estimate import BREAKDOWN, estimate
+
+    cfg = load(args.board, args.accel, args.overrides)
+    est = estimate(args.model, input_size=args.input_size, policy=args.policy, cfg=cfg)
+    other = estimate(args.model, input_size=args.input_size, policy=_other(args.policy), cfg=cfg)
+    alt = {"policy": other.policy, "fps": other.fps, "latency_ms": other.latency_ms,
+           "breakdown_ms": other.breakdown_ms}
+    if args.json:
+        print_json({**est.to_json(), "other_policy": alt})
+        return 0
+    shape = "x".join(str(d) for d in est.input_shape)
+    print(f"{est.model} ({shape}) on {est.board} / {est.accel} at {cfg.accel['clock_mhz']} MHz, policy {est.policy}")
+    print(f"  fps         {est.fps:8.2f}   pipelined, {est.frames_in_flight} frame(s) in flight; "
+          f"bottleneck {est.bottleneck} busy {est.busy_ms[est.bottleneck]:.1f} ms/frame")
+    print(f"  latency     {est.latency_ms:8.2f} ms")
+    if est.naive_fps:
+        print(f"  naive_fps   {est.naive_fps:8.2f}   op count: {est.total_macs / 1e9:.2f} GMAC at "
+              f"{est.params['pe_peak_macs_per_cycle']} MAC/cycle x {cfg.accel['clock_mhz']} MHz "
+              f"= {est.naive_fps / est.fps:.1f}x the simulated fps")
+    print("  where one frame's time goes:")
+    for k in BREAKDOWN:
+        v = est.breakdown_ms[k]
+        print(f"    {k:<16} {v:9.2f} ms  {100 * v / est.latency_ms:5.1f}%")
+    print(f"  top {TOP_LAYERS} layers:")
+    for l in sorted(est.layers, key=lambda l: -l["time_ms"])[:TOP_LAYERS]:
+        extra = (f"compute {l['compute_ms']:.2f} + stall {l['stall_ms']:.2f}" if l["device"] == "PL"
+                 else f"compute {l['compute_ms']:.2f} / memory {l['memory_ms']:.2f} + overhead {l['overhead_ms']:.3f}")
+        print(f"    {l['name']:<28} {l['op']:<15} {l['device']}  {l['time_ms']:7.2f} ms  ({extra})")
+    n_tr = len(est.transfers)
+    mb = sum(t["bytes"] for t in est.transfers) / 1e6
+    print(f"  {n_tr} PS<->PL transfers, {mb:.2f} MB, {est.breakdown_ms['transfer']:.2f} ms cache maintenance; "
+          f"{len(est.syncs)} syncs {est.breakdown_ms['sync']:.2f} ms")
+    print(f"  with policy {other.policy}: {other.fps:.2f} fps, latency {other.latency_ms:.2f} ms")
+    return 0

@@ -1,0 +1,197 @@
+"""Frame rate of a network on a board: ``estimate(model, ...)`` -> ``Estimate``.
+
+The plan (``mapper.partition``) gives PL and PS segments in execution order and the tensors that
+cross between them.  One frame is the chain
+
+    for each segment:  its incoming transfers (cache maintenance on the PS)
+                       PL: start (driver) -> every layer's tile schedule -> completion interrupt
+                       PS: every op on the ARM cores
+    then the frame output's transfers
+
+(``hwsim.pl``, ``hwsim.ps``, ``hwsim.transfer``, ``hwsim.timeline``).  ``latency_ms`` is the
+chain's length; ``fps`` the pipelined throughput with ``ps.pipeline_frames`` frames in flight;
+``naive_fps`` the op-count estimate: total MACs / (PL peak MACs per cycle x PL clock).
+
+Everything adds up: per-layer PL cycles = compute + stall cycles (integers); breakdown
+``pl_compute`` / ``pl_memory_stall`` are the layers' sums, ``ps_compute`` the PS ops' sum,
+``transfer`` the transfers' sum, ``sync`` the syncs' sum, and ``latency_ms`` the sum of the
+breakdown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from mapper.plan import Plan
+
+from .config import Config, load
+from .errors import HwsimError
+from .memory import MemoryModel
+from .pl import PLLayer, Tiler, simulate_segment
+from .ps import PSModel, PSOp
+from .timeline import Event, busy, pipeline_period, place, stages
+from .transfer import TransferModel
+
+BREAKDOWN = ("pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync")
+
+
+@dataclass
+class Estimate:
+    model: str
+    board: str
+    accel: str
+    policy: str
+    input_shape: list[int]
+    fps: float
+    latency_ms: float
+    period_ms: float
+    naive_fps: float | None
+    breakdown_ms: dict[str, float]
+    busy_ms: dict[str, float]
+    layers: list[dict[str, Any]]
+    transfers: list[dict[str, Any]]
+    syncs: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
+    frames_in_flight: int
+    total_macs: int
+    params: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def bottleneck(self) -> str:
+        return max(self.busy_ms, key=self.busy_ms.__getitem__)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers, without the per-layer records."""
+        return {"model": self.model, "board": self.board, "accel": self.accel, "policy": self.policy,
+                "input_shape": self.input_shape, "fps": self.fps, "latency_ms": self.latency_ms,
+                "period_ms": self.period_ms, "naive_fps": self.naive_fps,
+                "naive_over_fps": (self.naive_fps / self.fps) if self.naive_fps and self.fps else None,
+                "breakdown_ms": dict(self.breakdown_ms), "busy_ms": dict(self.busy_ms),
+                "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight,
+                "total_macs": self.total_macs}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.summary(), "layers": self.layers, "transfers": self.transfers,
+                "syncs": self.syncs, "timeline": self.timeline, "params": self.params}
+
+
+def _pl_layer_json(l: PLLayer, clock_hz: float) -> dict[str, Any]:
+    return {"name": l.name, "op": l.op, "device": "PL", "macs": l.macs, "cycles": l.cycles,
+            "time_ms": l.cycles / clock_hz * 1e3, "mode": l.mode, "tiles": l.tiles,
+            "compute_cycles": l.compute_cycles, "stall_cycles": l.stall_cycles,
+            "compute_ms": l.compute_cycles / clock_hz * 1e3, "stall_ms": l.stall_cycles / clock_hz * 1e3,
+            "load_bytes": l.load_bytes, "store_bytes": l.store_bytes}
+
+
+def _ps_op_json(o: PSOp, freq_hz: float) -> dict[str, Any]:
+    return {"name": o.name, "op": o.op, "device": "PS", "macs": o.macs,
+            "cycles": round(o.time_s * freq_hz), "time_ms": o.time_s * 1e3,
+            "compute_ms": o.compute_s * 1e3, "memory_ms": o.memory_s * 1e3, "overhead_ms": o.overhead_s * 1e3}
+
+
+def _frames_in_flight(cfg: Config) -> int:
+    v = cfg["ps"].get("pipeline_frames")
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise HwsimError(f"ps.pipeline_frames must be a positive integer, not {v!r}")
+    return v
+
+
+def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
+    """Simulate one frame of ``plan`` on the board and accelerator of ``cfg``."""
+    g = plan.graph
+    if g is None:
+        raise HwsimError("the plan carries no graph")
+    pe = cfg.pe
+    clock = cfg.clock_hz
+    mem = MemoryModel.from_config(cfg)
+    tiler = Tiler(pe, cfg.accel)
+    ps = PSModel.from_config(cfg)
+    tm = TransferModel.from_config(cfg)
+    in_flight = _frames_in_flight(cfg)
+    by_name = {n.name: n for n in g.nodes}
+
+    nseg = len(plan.segments)
+    incoming: dict[int, list] = {}
+    for tr in plan.transfers:
+        if not 0 <= tr.dst <= nseg:
+            raise HwsimError(f"transfer of {tr.tensor!r} targets segment {tr.dst}; the plan has {nseg}")
+        incoming.setdefault(tr.dst, []).append(tr)
+
+    events: list[Event] = []
+    layers: list[dict[str, Any]] = []
+    transfers: list[dict[str, Any]] = []
+    syncs: list[dict[str, Any]] = []
+    pl_compute = pl_stall = 0
+    ps_times: list[float] = []
+
+    def add_transfers(dst: int) -> None:
+        for tr in incoming.get(dst, []):
+            t = tm.cache_s(tr)
+            transfers.append({"from": tr.src_device, "to": tr.dst_device, "tensor": tr.tensor,
+                              "bytes": tr.bytes, "src_segment": tr.src, "dst_segment": tr.dst,
+                              "time_ms": t * 1e3})
+            events.append(Event("transfer", f"{tr.src_device}->{tr.dst_device} {tr.tensor}", "PS", t))
+
+    for seg in plan.segments:
+        add_transfers(seg.index)
+        if seg.device == "PL":
+            syncs.append({"segment": seg.index, "event": "start", "time_ms": tm.dma_setup_s * 1e3})
+            events.append(Event("sync", f"start PL segment {seg.index}", "PS", tm.dma_setup_s))
+            for l in simulate_segment(g, seg.nodes, tiler, mem, by_name):
+                layers.append(_pl_layer_json(l, clock))
+                pl_compute += l.compute_cycles
+                pl_stall += l.stall_cycles
+                if l.cycles:
+                    events.append(Event("pl", l.name, "PL", l.cycles / clock))
+            syncs.append({"segment": seg.index, "event": "done", "time_ms": tm.irq_latency_s * 1e3})
+            events.append(Event("sync", f"PL segment {seg.index} done", None, tm.irq_latency_s))
+        elif seg.device == "PS":
+            for o in ps.segment(g, seg.nodes, by_name):
+                layers.append(_ps_op_json(o, ps.freq_hz))
+                ps_times.append(o.time_s)
+                if o.time_s:
+                    events.append(Event("ps", o.name, "PS", o.time_s))
+        else:
+            raise HwsimError(f"segment {seg.index} has unknown device {seg.device!r}")
+    add_transfers(nseg)
+
+    breakdown = {
+        "pl_compute": pl_compute / clock * 1e3,
+        "pl_memory_stall": pl_stall / clock * 1e3,
+        "ps_compute": math.fsum(ps_times) * 1e3,
+        "transfer": math.fsum(t["time_ms"] for t in transfers),
+        "sync": math.fsum(s["time_ms"] for s in syncs),
+    }
+    latency_ms = math.fsum(breakdown.values())
+    place(events)
+    period_s = pipeline_period(stages(events), in_flight)
+    total_macs = g.total_macs()
+    peak = pe.multipliers * clock
+    return Estimate(
+        model=plan.model, board=cfg.board_name, accel=cfg.accel_name, policy=plan.policy,
+        input_shape=list(g.shape(g.inputs[0])),
+        fps=1.0 / period_s if period_s > 0 else math.inf, latency_ms=latency_ms, period_ms=period_s * 1e3,
+        naive_fps=peak / total_macs if total_macs else None,
+        breakdown_ms=breakdown, busy_ms={k: v * 1e3 for k, v in busy(events).items()},
+        layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],
+        frames_in_flight=in_flight, total_macs=total_macs,
+        params={"config": cfg.to_json(), "pe_peak_macs_per_cycle": pe.multipliers,
+                "memory": mem.to_json(), "ps": ps.to_json(), "transfer": tm.to_json()},
+    )
+
+
+def estimate(model: str, *, board: str | None = None, accel: str | None = None,
+             overrides: list[str] | tuple[str, ...] = (), input_size: int | None = None,
+             policy: str = "naive", cfg: Config | None = None) -> Estimate:
+    """Load ``model`` (zoo name or ONNX path), partition it for the accelerator, simulate a frame."""
+    from mapper.models import load_model
+    from mapper.partition import POLICIES, partition
+    if policy not in POLICIES:
+        raise HwsimError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
+    if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1):
+        raise HwsimError(f"--input-size must be a positive integer, not {input_size!r}")
+    cfg = cfg or load(board, accel, overrides)
+    graph = load_model(model, input_size)
+    return estimate_plan(partition(graph, cfg.accel, policy), cfg)

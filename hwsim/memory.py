@@ -1,0 +1,98 @@
+"""The PL's path to DDR: AXI HP ports, bursts with latency, outstanding transactions, shared DDR.
+
+One *memory phase* is what the accelerator's data mover does while the engine computes one tile:
+read ``r`` bytes (the next tile's loads) and write ``w`` bytes (the previous tile's stores) at the
+same time.  Its length in PL cycles is
+
+    L + max(r / bw_dir, w / bw_dir, (r + w) / bw_ddr)        (0 if r == w == 0)
+
+- ``L``: one burst's round trip (``axi.burst_latency_ns``), exposed once per phase: the first
+  burst's data arrives L after it is issued; later bursts are issued while earlier ones are in
+  flight.
+- ``bw_dir``: bytes/cycle one direction can move.  AXI has independent read and write channels, so
+  each direction is limited separately by (a) the ports: ``accel.hp_ports_used`` x ``axi.port_bits``
+  / 8 per PL cycle, and (b) Little's law on outstanding transactions: with at most
+  ``axi.outstanding`` bursts of ``axi.burst_beats`` x ``port_bits`` / 8 bytes in flight per port,
+  each taking L, a port moves at most outstanding x burst_bytes / L bytes per cycle.
+- ``bw_ddr``: the board's sustained DDR bandwidth (``ddr.peak_gbps`` x ``ddr.efficiency``), shared
+  by readers and writers, expressed per PL cycle.
+
+All results are whole PL cycles (rounded up), so per-tile sums are exact integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import HwsimError
+
+
+def _num(cfg_section: dict[str, Any], section: str, key: str, *, positive: bool = True) -> float:
+    try:
+        v = cfg_section[key]
+    except KeyError:
+        raise HwsimError(f"[{section}] has no field {key!r}") from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (v <= 0 if positive else v < 0):
+        raise HwsimError(f"{section}.{key} must be a {'positive' if positive else 'non-negative'} number, not {v!r}")
+    return float(v)
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    clock_hz: float                 # PL clock
+    port_bytes_per_cycle: float     # per direction, all ports the accelerator uses
+    burst_bytes: int
+    burst_latency_cycles: float
+    outstanding: int                # bursts in flight per port and direction
+    ports: int
+    ddr_bytes_per_cycle: float      # sustained, shared by reads and writes
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "MemoryModel":
+        axi, ddr, acc = cfg["axi"], cfg["ddr"], cfg.accel
+        clock = _num(acc, "accel", "clock_mhz") * 1e6
+        port_bits = int(_num(axi, "axi", "port_bits"))
+        ports = int(_num(acc, "accel", "hp_ports_used"))
+        if ports > int(_num(axi, "axi", "hp_ports")):
+            raise HwsimError(f"accel.hp_ports_used={ports} exceeds the board's {int(axi['hp_ports'])} HP ports")
+        eff = _num(ddr, "ddr", "efficiency")
+        if eff > 1:
+            raise HwsimError(f"ddr.efficiency must be at most 1, not {eff}")
+        return cls(
+            clock_hz=clock,
+            port_bytes_per_cycle=ports * port_bits / 8,
+            burst_bytes=int(_num(axi, "axi", "burst_beats")) * port_bits // 8,
+            burst_latency_cycles=_num(axi, "axi", "burst_latency_ns", positive=False) * 1e-9 * clock,
+            outstanding=int(_num(axi, "axi", "outstanding")),
+            ports=ports,
+            ddr_bytes_per_cycle=_num(ddr, "ddr", "peak_gbps") * 1e9 * eff / clock,
+        )
+
+    @property
+    def direction_bytes_per_cycle(self) -> float:
+        """One direction's ceiling: the ports, or Little's law on outstanding bursts."""
+        if self.burst_latency_cycles == 0:
+            return self.port_bytes_per_cycle
+        little = self.ports * self.outstanding * self.burst_bytes / self.burst_latency_cycles
+        return min(self.port_bytes_per_cycle, little)
+
+    def phase_cycles(self, read_bytes: np.ndarray | int, write_bytes: np.ndarray | int) -> np.ndarray:
+        """Whole PL cycles to read ``read_bytes`` while writing ``write_bytes`` (element-wise)."""
+        r = np.asarray(read_bytes, dtype=np.float64)
+        w = np.asarray(write_bytes, dtype=np.float64)
+        bw = self.direction_bytes_per_cycle
+        t = np.maximum(np.maximum(r / bw, w / bw), (r + w) / self.ddr_bytes_per_cycle)
+        t = np.where((r > 0) | (w > 0), t + self.burst_latency_cycles, 0.0)
+        # 1e-9 guards against 100.00000000001 -> 101 from float division of exact values
+        return np.ceil(t - 1e-9).astype(np.int64)
+
+    def to_json(self) -> dict[str, float]:
+        return {"port_bytes_per_cycle": self.port_bytes_per_cycle,
+                "direction_bytes_per_cycle": self.direction_bytes_per_cycle,
+                "ddr_bytes_per_cycle": self.ddr_bytes_per_cycle,
+                "burst_bytes": self.burst_bytes,
+                "burst_latency_cycles": self.burst_latency_cycles,
+                "outstanding": self.outstanding}

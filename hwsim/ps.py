@@ -1,0 +1,108 @@
+"""Fallback ops on the ARM cores (the PS).
+
+Per op:   time = max(compute, memory) + call overhead
+
+- compute = (MACs / ps.macs_per_cycle + element-wise ops / ps.elem_ops_per_cycle
+             + transcendental elements x ps.transcendental_cycles) / (ps.threads x ps.freq_mhz)
+  Transcendental elements: the outputs of sigmoid / swish / softmax ops and of conv/FC nodes with
+  a fused sigmoid or swish (each needs an exponential and a division).
+- memory = (input + output + weight bytes) / ps.mem_gbps: the cores' sustained DDR bandwidth,
+  which extra threads do not raise.
+- call overhead (ps.call_overhead_us): dispatch of one op by the runtime; not parallelised.
+
+Ops that only relabel data (reshape, flatten, dropout) cost nothing; concat / split /
+channel_shuffle copy their bytes (memory term only, plus the call overhead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mapper.ir import Graph, Node, Op
+
+from .errors import HwsimError
+from .memory import _num
+
+TRANSCENDENTAL = frozenset({Op.SIGMOID, Op.SWISH, Op.SOFTMAX})
+FREE = frozenset({Op.RESHAPE, Op.FLATTEN, Op.DROPOUT, Op.INPUT})
+COPIES = frozenset({Op.CONCAT, Op.SPLIT, Op.CHANNEL_SHUFFLE})
+
+
+@dataclass
+class PSOp:
+    """One op's time on the PS; ``time_s == max(compute_s, memory_s) + overhead_s``."""
+
+    name: str
+    op: str
+    macs: int
+    compute_s: float
+    memory_s: float
+    overhead_s: float
+
+    @property
+    def time_s(self) -> float:
+        return max(self.compute_s, self.memory_s) + self.overhead_s
+
+
+@dataclass(frozen=True)
+class PSModel:
+    freq_hz: float
+    threads: int
+    macs_per_cycle: float
+    elem_ops_per_cycle: float
+    transcendental_cycles: float
+    mem_bytes_per_s: float
+    call_overhead_s: float
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "PSModel":
+        ps = cfg["ps"]
+        threads = ps.get("threads")
+        cores = int(_num(ps, "ps", "cores"))
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= cores:
+            raise HwsimError(f"ps.threads must be an integer from 1 to the board's {cores} cores, not {threads!r}")
+        return cls(
+            freq_hz=_num(ps, "ps", "freq_mhz") * 1e6,
+            threads=threads,
+            macs_per_cycle=_num(ps, "ps", "macs_per_cycle"),
+            elem_ops_per_cycle=_num(ps, "ps", "elem_ops_per_cycle"),
+            transcendental_cycles=_num(ps, "ps", "transcendental_cycles", positive=False),
+            mem_bytes_per_s=_num(ps, "ps", "mem_gbps") * 1e9,
+            call_overhead_s=_num(ps, "ps", "call_overhead_us", positive=False) * 1e-6,
+        )
+
+    def op(self, g: Graph, n: Node) -> PSOp:
+        if n.op in FREE:
+            return PSOp(n.name, n.op.value, 0, 0.0, 0.0, 0.0)
+        moved = g.in_bytes(n) + g.out_bytes(n)
+        memory = moved / self.mem_bytes_per_s
+        if n.op in COPIES:
+            return PSOp(n.name, n.op.value, 0, 0.0, memory, self.call_overhead_s)
+        try:
+            macs = g.macs(n)
+            memory += g.weight_bytes(n) / self.mem_bytes_per_s
+            elem = g.elem_ops(n)
+            out_elems = sum(g.tensors[t].numel for t in n.outputs)
+        except KeyError as e:
+            raise HwsimError(f"node {n.name!r} ({n.op}) lacks attribute {e.args[0]!r}") from None
+        act = n.attrs.get("act")
+        trans = out_elems if (n.op in TRANSCENDENTAL or (act is not None and Op(act) in TRANSCENDENTAL)) else 0
+        cycles = macs / self.macs_per_cycle + elem / self.elem_ops_per_cycle + trans * self.transcendental_cycles
+        compute = cycles / (self.threads * self.freq_hz)
+        return PSOp(n.name, n.op.value, macs, compute, memory, self.call_overhead_s)
+
+    def segment(self, g: Graph, nodes: list[str], by_name: dict[str, Node] | None = None) -> list[PSOp]:
+        by_name = by_name if by_name is not None else {n.name: n for n in g.nodes}
+        out = []
+        for name in nodes:
+            if name not in by_name:
+                raise HwsimError(f"the plan names node {name!r}, which the graph does not have")
+            out.append(self.op(g, by_name[name]))
+        return out
+
+    def to_json(self) -> dict[str, float]:
+        return {"freq_hz": self.freq_hz, "threads": self.threads, "macs_per_cycle": self.macs_per_cycle,
+                "elem_ops_per_cycle": self.elem_ops_per_cycle,
+                "transcendental_cycles": self.transcendental_cycles,
+                "mem_bytes_per_s": self.mem_bytes_per_s, "call_overhead_s": self.call_overhead_s}
