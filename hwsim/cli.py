@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
 from .errors import HwsimError
@@ -19,15 +20,11 @@ COMMANDS = ["zoo", "map", "estimate", "compare", "rtl", "synth", "rtl_check", "s
 
 def user_errors() -> tuple[type[BaseException], ...]:
     from mapper.ir import IRError
+    from mapper.onnx_import import OnnxImportError
+    from mapper.zoo import ZooError
     from rtl.params import ParamError
     from .config import ConfigError
-    errs: list[type[BaseException]] = [HwsimError, IRError, ParamError, ConfigError]
-    try:
-        from mapper.onnx_import import OnnxImportError
-        errs.append(OnnxImportError)
-    except ImportError:
-        pass
-    return tuple(errs)
+    return (HwsimError, IRError, ParamError, ConfigError, OnnxImportError, ZooError)
 
 
 def add_target_args(p: argparse.ArgumentParser, *, policy: bool = True, input_size: bool = True) -> None:
@@ -75,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hwsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # `hwsim ... | head`: the reader left (recipe from the Python signal docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
