@@ -77,11 +77,12 @@ def _check_dw(p: PEArrayParams, t: TileSpec) -> None:
             raise ParamError(f"{name} tile {t.h}x{t.w} (pad {pad}) is smaller than its {k}x{k} window")
     if t.mode == Mode.ADD and 2 * p.dw_channels > p.in_bytes:
         raise ParamError(f"ADD needs 2 x dw_channels = {2 * p.dw_channels} input lanes; beats have {p.in_bytes}")
-    peak = {Mode.DW: k * k * 128 * 128, Mode.MAXPOOL: 128, Mode.AVGPOOL: k * k * 128,
-            Mode.SCALE: 128 * 128, Mode.GAP: t.h * t.w * 128, Mode.ADD: 2 * 128 * 128}[t.mode]
-    if peak > 1 << (p.acc_width - 1):
-        raise ParamError(f"{name} tile {t.h}x{t.w} k={k} can reach |acc| = {peak}, beyond the "
-                         f"{p.acc_width}-bit accumulator")
+    n = {Mode.DW: k * k, Mode.MAXPOOL: 1, Mode.AVGPOOL: k * k, Mode.SCALE: 1, Mode.GAP: t.h * t.w,
+         Mode.ADD: 2}[t.mode]                      # terms summed into one accumulator
+    lo, hi = (-128 * 127 * n, 128 * 128 * n) if t.mode in (Mode.DW, Mode.SCALE, Mode.ADD) else (-128 * n, 127 * n)
+    if lo < -(1 << (p.acc_width - 1)) or hi >= 1 << (p.acc_width - 1):
+        raise ParamError(f"{name} tile {t.h}x{t.w} k={k} can reach acc = {hi if hi >= -lo else lo}, "
+                         f"beyond the {p.acc_width}-bit accumulator")
 
 
 def _dw_cycles(p: PEArrayParams, t: TileSpec) -> int:

@@ -2,9 +2,9 @@
 and residual add, ``params.dw_channels`` channels in parallel, INT8.
 
 Interface: ``rtl.layout`` (cfg, start, busy, s, m).  Stream packing and arithmetic of every mode:
-``rtl.golden_dw`` (the parameter block per channel group: kmax*kmax taps per lane (DW/SCALE/ADD),
-then int32 bias, uint16 mult, uint8 shift per lane, right-aligned in its beats; the activation LUT
-once per tile before group 0).
+``rtl.golden_dw`` (the parameter block per channel group: taps (DW: kmax*kmax per lane; SCALE: s;
+ADD: ma then mb), then int32 bias, uint16 mult, uint8 shift per lane, right-aligned in its beats;
+the activation LUT once per tile before group 0).
 
 Datapath, per lane:
   line buffer  one ``Memory`` of ``max_width`` words, each the (kmax-1)-row column history of a
@@ -64,7 +64,7 @@ class DepthwiseEngine(wiring.Component):
         nt = km * km
         lw = lut_word_bytes(nb)
         n_lut = lut_beats(nb)
-        tap_blk, rq_blk = block_beats(p, Mode.DW), block_beats(p, Mode.GAP)
+        tap_blk = block_beats(p, Mode.DW)
         pbytes = tap_blk * nb
 
         m.submodules.pp = pp = PostProc(d, p.acc_width, lw)
@@ -115,7 +115,8 @@ class DepthwiseEngine(wiring.Component):
             last_group.eq(rem <= d),
             lane_mask.eq(Mux(last_group, (Const(1, d + 1) << rem[:d.bit_length()]) - 1, (1 << d) - 1)),
         ]
-        n_blk = Mux(use_w, tap_blk, rq_blk)
+        n_blk = Mux(mode == Mode.DW, tap_blk, Mux(mode == Mode.SCALE, block_beats(p, Mode.SCALE),
+                                                 Mux(is_add, block_beats(p, Mode.ADD), block_beats(p, Mode.GAP))))
         n_load = Mux(first_group, n_lut + n_blk, n_blk)
         lut_phase = first_group & (pc < n_lut)
         x_end = x == w + pad - 1
@@ -213,6 +214,17 @@ class DepthwiseEngine(wiring.Component):
 
         # ---- stage 2: products (taps from the parameter block; pooling and GAP pass x through)
         top = pbytes
+        below_rq = top - RQ_BYTES * d            # the taps end where the requantisation fields start
+
+        def weight(c, t):
+            dw_tap = byte(preg, below_rq - nt * d + c * nt + t)
+            if t == nt - 1:                      # SCALE: s[c]; ADD: ma[c]
+                return Mux(mode == Mode.SCALE, byte(preg, below_rq - d + c),
+                           Mux(is_add, byte(preg, below_rq - 2 * d + c), dw_tap))
+            if t == nt - 2:                      # ADD: mb[c]
+                return Mux(is_add, byte(preg, below_rq - d + c), dw_tap)
+            return dw_tap
+
         tap_mask = Signal(nt)
         for t in range(nt):
             inside = (t // km >= km - k) & (t % km >= km - k)
@@ -224,7 +236,7 @@ class DepthwiseEngine(wiring.Component):
             for c in range(d):
                 for t in range(nt):
                     xv = Mux(is_add & (t == nt - 2), b1[c], win[c][t])
-                    wv = Mux(use_w, byte(preg, top - RQ_BYTES * d - nt * d + c * nt + t), 1)
+                    wv = Mux(use_w, weight(c, t), 1)
                     m.d.sync += prods[c][t].eq(Mux(tap_mask[t], wv * xv, padval))
 
         # ---- stage 3: adder / max tree; GAP accumulates over the whole group

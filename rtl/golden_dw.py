@@ -23,10 +23,10 @@ the unused lanes carry zeros in and come out as zeros).  The input stream of a t
     then for every channel group:
       block  the group's parameter bytes, right-aligned in ``block_beats`` beats (zero bytes first,
              the block's last byte is the top lane of the last beat).  Block byte order:
-               taps   (DW, SCALE, ADD only) D x kmax*kmax INT8, lane-major: byte c*kmax^2 + t is
-                      tap t = r*kmax + col of lane c.  A k x k kernel sits in the bottom-right
-                      k x k corner (other taps 0).  SCALE: s[c] is tap kmax^2-1.  ADD: ma[c] is tap
-                      kmax^2-1, mb[c] tap kmax^2-2.
+               taps   DW: D x kmax*kmax INT8, lane-major: byte c*kmax^2 + t is tap t = r*kmax + col
+                      of lane c; a k x k kernel sits in the bottom-right k x k corner (other taps 0).
+                      SCALE: D bytes s[c].  ADD: D bytes ma[c], then D bytes mb[c].
+                      MAXPOOL, AVGPOOL, GAP: no taps.
                bias   D x int32, little-endian (lane c at bytes 4c..4c+3)
                mult   D x uint16, little-endian
                shift  D x uint8 (0..47)
@@ -46,15 +46,18 @@ from .golden import requantize
 from .golden_pw import MAX_SHIFT, Case, check_qparams, lut_block, pack_beats
 from .params import Mode, ParamError, PEArrayParams, TileSpec
 
-TAP_MODES = (Mode.DW, Mode.SCALE, Mode.ADD)
 DW_MODES = (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL, Mode.SCALE, Mode.GAP, Mode.ADD)
 RQ_BYTES = 7            # per channel: int32 bias, uint16 mult, uint8 shift
 
 
+def taps_per_lane(p: PEArrayParams, mode: Mode) -> int:
+    """INT8 taps per lane in a channel group's parameter block."""
+    return {Mode.DW: p.kmax * p.kmax, Mode.SCALE: 1, Mode.ADD: 2}.get(Mode(mode), 0)
+
+
 def block_bytes(p: PEArrayParams, mode: Mode) -> int:
     """Bytes of one channel group's parameter block."""
-    taps = p.kmax * p.kmax if Mode(mode) in TAP_MODES else 0
-    return p.dw_channels * (taps + RQ_BYTES)
+    return p.dw_channels * (taps_per_lane(p, mode) + RQ_BYTES)
 
 
 def block_beats(p: PEArrayParams, mode: Mode) -> int:
@@ -124,22 +127,26 @@ def pack(p: PEArrayParams, tile: TileSpec, x: np.ndarray, bias, mult, shift, *, 
         out[tuple(slice(0, n) for n in a.shape)] = a
         return out
 
-    tapv = np.zeros((cpad, km * km), dtype=np.int64)   # lane-major kmax x kmax taps
+    tapv = np.zeros((cpad, km * km), dtype=np.int64)   # DW: lane-major kmax x kmax taps
     if mode == Mode.DW:
         kern = np.zeros((cin, km, km), dtype=np.int64)
         kern[:, km - k:, km - k:] = np.asarray(taps, dtype=np.int64).reshape(cin, k, k)
         tapv[:cin] = kern.reshape(cin, -1)
     elif mode == Mode.SCALE:
-        tapv[:cin, -1] = np.asarray(taps, dtype=np.int64)
+        tapv[:cin, 0] = np.asarray(taps, dtype=np.int64)
     elif mode == Mode.ADD:
-        tapv[:cin, -1], tapv[:cin, -2] = np.asarray(taps, dtype=np.int64).T
+        tapv[:cin, :2] = np.asarray(taps, dtype=np.int64)
     rq = [padded(np.broadcast_to(np.asarray(v, dtype=np.int64), (cin,)), (cpad,)) for v in (bias, mult, shift)]
     xs = padded(x, (h, w, cpad))
     bs = padded(b, (h, w, cpad)) if mode == Mode.ADD else np.zeros((h, w, cpad), dtype=np.int64)
     stream = lut_block(None if lut is None else np.asarray(lut), nb)
     for g in range(groups):
         ch = slice(g * d, (g + 1) * d)
-        fields = [tapv[ch].reshape(-1)] if mode in TAP_MODES else []
+        fields = []
+        if mode == Mode.DW:
+            fields = [tapv[ch].reshape(-1)]
+        elif mode in (Mode.SCALE, Mode.ADD):      # s | ma lanes, then mb lanes
+            fields = [tapv[ch, j] for j in range(taps_per_lane(p, mode))]
         fields += [rq[0][ch].astype("<i4").view(np.uint8), rq[1][ch].astype("<u2").view(np.uint8),
                    rq[2][ch].astype(np.uint8)]
         blk = np.concatenate([f.astype(np.int64) & 0xFF for f in fields])
