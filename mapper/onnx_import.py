@@ -184,10 +184,10 @@ class _Importer:
 
     # ---- driver ------------------------------------------------------------------------------
     def run(self) -> Graph:
-        if self.opset is None:
-            raise self.fail("the model declares no ONNX opset (truncated, or not an ONNX model?)")
         if not self.gp.node:
             raise self.fail("the model has no nodes (empty, truncated or not an ONNX model?)")
+        if self.opset is None:
+            raise self.fail("the model declares no ONNX opset (truncated, or not an ONNX model?)")
         for t in self.gp.initializer:
             self.consts[t.name] = t
         self._make_input()
