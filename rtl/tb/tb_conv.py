@@ -1,0 +1,11 @@
+"""cocotb bench of the emitted ``layer_engine`` for CONV tiles (driven by ``rtl.sim.run_cocotb``;
+the tiles, their golden outputs and the checks live on the pytest side: tests/rtl/test_cocotb_conv.py)."""
+
+import cocotb
+
+from rtl.tb.common import run_cases
+
+
+@cocotb.test()
+async def conv_tiles(dut):
+    await run_cases(dut)
