@@ -2,7 +2,8 @@
 
 ``load(path, input_size=None)`` returns the faithful graph: batch-norms, separate activations,
 dropouts and reshapes stay nodes (``mapper.passes.prepare`` folds and fuses them).  Only
-``x * sigmoid(x)`` / ``x * hardsigmoid(x)`` are rewritten, to swish / hswish.
+activations spelt as several ops are rewritten to theirs: ``x * sigmoid(x)`` -> swish,
+``relu6(x + 3) / 6`` -> hsigmoid, ``x * hardsigmoid(x)`` and ``x * relu6(x + 3) / 6`` -> hswish.
 
 - Weights are not read: a weight's shape is enough (``ConstantOfShape`` weights, as in the onnx
   package's "light" models, are never materialised).  Constant sub-graphs (the shape plumbing
@@ -34,7 +35,7 @@ from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from .ir import Graph, IRError, Node, Op
-from .passes import recognise_swish
+from .passes import recognise_hard_activations, recognise_swish
 
 
 class OnnxImportError(ValueError):
@@ -145,6 +146,12 @@ class _Importer:
             v = self.consts[name] = numpy_helper.to_array(v)
         return v
 
+    def const_in(self, node: onnx.NodeProto, i: int) -> np.ndarray:
+        """The value of input ``i`` of ``node``, which must be a (foldable) constant."""
+        if node.input[i] not in self.consts:
+            raise self.at(node, f"input {i} ({node.input[i]!r}) must be a constant, not computed at run time")
+        return self.const(node.input[i])
+
     def const_shape(self, name: str) -> tuple[int, ...]:
         v = self.consts[name]
         return tuple(int(d) for d in v.dims) if isinstance(v, onnx.TensorProto) else tuple(v.shape)
@@ -163,7 +170,7 @@ class _Importer:
     def unique(self, base: str) -> str:
         assert self.g is not None
         name, i = base, 0
-        while name in self.g._names:
+        while name in self.g._names or name in self.g.tensors:
             i += 1
             name = f"{base}_{i}"
         return name
@@ -206,6 +213,7 @@ class _Importer:
             raise self.fail("no graph output depends on the input (truncated model?)")
         assert self.g is not None
         self.g.set_outputs(*outs)
+        recognise_hard_activations(self.g)
         recognise_swish(self.g)
         self.g.validate()
         self.g.meta.update(source="onnx", file=self.file, opset=self.opset)
@@ -258,7 +266,7 @@ class _Importer:
         if node.domain not in ("", "ai.onnx"):
             raise self.at(node, f"unsupported ONNX op '{node.domain}.{op}'")
         ins = [i for i in node.input if i]
-        if op == "Constant" or (op in ("Shape", "Size") and ins[0] in self.rt) or (
+        if op == "Constant" or (op in ("Shape", "Size") and ins and ins[0] in self.rt) or (
                 ins and all(self.is_const(i) for i in ins)):
             self._fold(node)
             return
@@ -291,7 +299,7 @@ class _Importer:
             return
         if op == "ConstantOfShape":   # weights of the "light" models: shape only, never materialised
             value = numpy_helper.to_array(a["value"]).reshape(()) if "value" in a else np.float32(0)
-            self.consts[node.output[0]] = np.broadcast_to(value, tuple(int(d) for d in self.const(node.input[0])))
+            self.consts[node.output[0]] = np.broadcast_to(value, tuple(int(d) for d in self.const_in(node, 0)))
             return
         feeds = {i: self.const(i) for i in node.input if i}
         graph = helper.make_graph([node], "fold", [helper.make_empty_tensor_value_info(i) for i in feeds],
@@ -379,7 +387,7 @@ class _Importer:
         rank = len(self.shape(x))
         axes = a.get("axes")
         if len(node.input) > 1 and node.input[1]:
-            axes = self.const(node.input[1]).tolist()
+            axes = self.const_in(node, 1).tolist()
         if axes is None or rank != 4 or sorted(int(v) % rank for v in axes) != [2, 3]:
             raise self.at(node, f"ReduceMean over axes {axes} of a rank-{rank} tensor is not supported "
                                 f"(only the spatial axes of NCHW)")
@@ -438,7 +446,7 @@ class _Importer:
 
     def _op_Reshape(self, node: onnx.NodeProto, a: dict[str, Any]) -> None:
         x = self.runtime(node, node.input[0])
-        target = a.get("shape") if self.opset < 5 else self.const(node.input[1]).tolist()
+        target = a.get("shape") if self.opset < 5 else self.const_in(node, 1).tolist()
         if a.get("allowzero") and 0 in target:
             raise self.at(node, "Reshape with allowzero=1 and a zero dimension is not supported")
         self.rt[node.output[0]] = self.emit(node, Op.RESHAPE, [x], shape=[int(d) for d in target])
@@ -448,7 +456,7 @@ class _Importer:
         shape = list(self.shape(x))
         axes = a.get("axes")
         if len(node.input) > 1 and node.input[1]:
-            axes = self.const(node.input[1]).tolist()
+            axes = self.const_in(node, 1).tolist()
         if unsqueeze:
             rank = len(shape) + len(axes)
             out = iter(shape)
@@ -480,7 +488,7 @@ class _Importer:
         axis = int(a.get("axis", 0)) % len(shape)
         sizes = a.get("split")
         if len(node.input) > 1 and node.input[1]:
-            sizes = self.const(node.input[1]).tolist()
+            sizes = self.const_in(node, 1).tolist()
         n = len(node.output)
         if not sizes:   # equal parts; opset 18's num_outputs makes the last one smaller if need be
             part = -(-shape[axis] // n)
@@ -493,12 +501,12 @@ class _Importer:
         """A zero constant Pad of H/W only; folded into the Conv / pool that reads it."""
         x = self.runtime(node, node.input[0])
         if len(node.input) > 1 and node.input[1]:
-            pads = self.const(node.input[1]).tolist()
+            pads = self.const_in(node, 1).tolist()
         else:
             pads = a.get("pads", a.get("paddings"))
         value = a.get("value", 0.0)
         if len(node.input) > 2 and node.input[2]:
-            value = self.const(node.input[2]).item()
+            value = self.const_in(node, 2).item()
         if len(node.input) > 3 and node.input[3]:
             raise self.at(node, "Pad with explicit axes is not supported")
         rank = len(self.shape(x))
@@ -563,8 +571,15 @@ class _Importer:
             prod.attrs["bias"] = True          # Conv/MatMul + Add(bias) is one biased layer
             self.rt[node.output[0]] = x
             return
-        affine = "scale" if op in ("Mul", "Div") else "shift"
-        self.rt[node.output[0]] = self.emit(node, Op.BATCHNORM, [x], affine=affine)
+        attrs: dict[str, Any] = {"affine": "scale" if op in ("Mul", "Div") else "shift"}
+        if op == "Sub" and c == ins[0]:
+            attrs["affine"] = "scale_shift"      # c - x
+        elif math.prod(cs) == 1:                # a scalar: kept so passes can spot relu6(x + 3) / 6
+            v = float(np.asarray(self.const(c)).reshape(-1)[0])
+            value = {"Mul": v, "Div": 1 / v if v else None, "Sub": -v}.get(op, v)
+            if value is not None:
+                attrs["value"] = value
+        self.rt[node.output[0]] = self.emit(node, Op.BATCHNORM, [x], **attrs)
 
     _op_Add = lambda self, node, a: self._binary(node, "Add")
     _op_Sum = lambda self, node, a: self._binary(node, "Sum") if len(node.input) > 1 else self._alias(node)

@@ -138,6 +138,45 @@ def recognise_swish(g: Graph) -> bool:
     return _rewrite_each(g, rewrite)
 
 
+def _affine(n: Node | None, kind: str, value: float) -> bool:
+    """A scalar affine node (imported ``x + c`` / ``x * c``) with the given constant."""
+    return (n is not None and n.op == Op.BATCHNORM and n.attrs.get("affine") == kind
+            and n.attrs.get("value") is not None and abs(float(n.attrs["value"]) - value) < 1e-4)
+
+
+def recognise_hard_activations(g: Graph) -> bool:
+    """``relu6(x + 3) / 6`` -> hsigmoid and ``x * relu6(x + 3) / 6`` -> hswish (hand-written MobileNetV3s).
+
+    The scalar add / divide are the imported affine nodes (``attrs["affine"]``, ``attrs["value"]``).
+    """
+    def rewrite(g: Graph, scale: Node, links: _Links) -> bool:
+        if not _affine(scale, "scale", 1 / 6):
+            return False
+        mid = links.producer(scale.inputs[0])
+        if mid is None or links.only_reader(mid.outputs[0]) is not scale:
+            return False
+        x, dead = None, [mid]
+        if mid.op == Op.RELU6:                                   # relu6(x + 3) / 6
+            shift = links.producer(mid.inputs[0])
+            if _affine(shift, "shift", 3.0) and links.only_reader(shift.outputs[0]) is mid:
+                x, kind, dead = shift.inputs[0], Op.HSIGMOID, [mid, shift]
+        elif mid.op == Op.MUL and len(mid.inputs) == 2:          # (x * relu6(x + 3)) / 6
+            for i in (0, 1):
+                r = links.producer(mid.inputs[i])
+                shift = links.producer(r.inputs[0]) if r is not None and r.op == Op.RELU6 else None
+                if (_affine(shift, "shift", 3.0) and shift.inputs[0] == mid.inputs[1 - i]
+                        and links.only_reader(r.outputs[0]) is mid and links.only_reader(shift.outputs[0]) is r):
+                    x, kind, dead = mid.inputs[1 - i], Op.HSWISH, [mid, r, shift]
+                    break
+        if x is None:
+            return False
+        scale.op, scale.inputs, scale.attrs = kind, [x], {}
+        for n in dead:
+            g.remove_node(n.name)
+        return True
+    return _rewrite_each(g, rewrite)
+
+
 def global_pools(g: Graph) -> bool:
     """An unpadded average pool whose window covers the whole map is a global average pool."""
     def rewrite(g: Graph, n: Node, links: _Links) -> bool:
@@ -294,14 +333,14 @@ def find_se_blocks(g: Graph) -> list[SEBlock]:
 def prepare(g: Graph, fusable: Iterable[Op | str] = DEFAULT_FUSABLE) -> Graph:
     """A copy of ``g`` after the standard pipeline, repeated to a fixed point.
 
-    Identities are dropped, ``x*sigmoid(x)`` becomes swish, whole-map average pools become global
+    Identities are dropped, ``relu6(x+3)/6`` and ``x*sigmoid(x)`` become hsigmoid and swish, whole-map average pools become global
     ones, channel shuffles are recognised; then batch-norm is folded (if "batchnorm" is in
     ``fusable``) and the activations in ``fusable`` are fused into their producers.
     """
     kinds = op_kinds(fusable)
     g = copy.deepcopy(g)
-    pipeline: list[Callable[[Graph], bool]] = [remove_identities, recognise_swish, global_pools,
-                                               recognise_channel_shuffle]
+    pipeline: list[Callable[[Graph], bool]] = [remove_identities, recognise_hard_activations,
+                                               recognise_swish, global_pools, recognise_channel_shuffle]
     if Op.BATCHNORM in kinds:
         pipeline.append(fold_batchnorm)
     pipeline.append(lambda g: fuse_activations(g, kinds))

@@ -383,3 +383,29 @@ def test_custom_domain_and_second_input(tmp_path: Path):
 def test_bad_input_size():
     with pytest.raises(OnnxImportError, match="input_size must be a positive integer"):
         load(LIGHT / "light_squeezenet.onnx", input_size=0)
+
+
+def test_hand_written_hard_activations(tmp_path: Path):
+    """MobileNetV3 as often hand-written: hswish = x * relu6(x + 3) / 6, SE gate = relu6(x + 3) / 6."""
+    m = Model((1, 24, 14, 14), opset=11)
+
+    def relu6(x: str, name: str) -> str:
+        return m("Clip", [x, m.scalar(f"{name}.lo", 0.0), m.scalar(f"{name}.hi", 6.0)], name)
+
+    f = m.bn(m.conv("x", "conv", 24, 24, k=3), "bn", 24)
+    r = relu6(m("Add", [f, m.scalar("three", 3.0)], "plus3"), "clip")
+    f = m("Div", [m("Mul", [f, r], "times"), m.scalar("six", 6.0)], "hswish")
+    s = m("GlobalAveragePool", [f], "se_pool")
+    s = m("Relu", [m.conv(s, "se_reduce", 24, 8, bias=True)], "se_relu")
+    s = m.conv(s, "se_expand", 8, 24, bias=True)
+    s = m("Mul", [relu6(m("Add", [m.scalar("three_b", 3.0), s], "se_plus3"), "se_clip"),
+                  m.scalar("sixth", 1 / 6)], "se_gate")
+    m("Mul", [f, s], "se_mul")
+    g = load(m.save(tmp_path, "se_mul"))
+    assert g.node("hswish").op == Op.HSWISH and g.node("hswish").inputs == ["bn"]
+    assert g.node("se_gate").op == Op.HSIGMOID and g.node("se_gate").inputs == ["se_expand"]
+    assert Op.RELU6 not in kinds(g) and kinds(g)[Op.BATCHNORM] == 1
+    (se,) = find_se_blocks(g)
+    assert (se.gate, se.act, se.input) == ("se_gate", "se_relu", "hswish")
+    p = prepare(g)
+    assert p.node("conv").attrs["act"] == Op.HSWISH and len(find_se_blocks(p)) == 1
