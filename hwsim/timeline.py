@@ -11,7 +11,7 @@ Throughput: up to ``frames_in_flight`` frames are in the pipeline at once (frame
 when frame n+1-frames_in_flight has finished).  Each resource serves one event at a time, first
 come (earliest ready) first served, ties to the older frame.  ``pipeline_period`` simulates this
 event by event for enough frames to reach the steady state and returns the mean time between frame
-completions; with one frame in flight it is exactly the latency, and it is never below the busiest
+completions (leaving out the final drain); with one frame in flight it is exactly the latency, and it is never below the busiest
 resource's time per frame.
 """
 
@@ -77,7 +77,9 @@ def pipeline_period(chain: list[tuple[str | None, float]], frames_in_flight: int
         return 0.0
     if frames_in_flight == 1:
         return sum(d for _, d in chain)
-    n = frames or max(8, 4 * frames_in_flight)
+    n = frames or max(12, 6 * frames_in_flight)
+    if n < 2 * frames_in_flight + 2:
+        raise ValueError("simulate at least 2 x frames_in_flight + 2 frames")
     free: dict[str, float] = {}
     done = [0.0] * n
     heap = [(0.0, f, 0) for f in range(min(frames_in_flight, n))]
@@ -95,5 +97,7 @@ def pipeline_period(chain: list[tuple[str | None, float]], frames_in_flight: int
             done[f] = end
             if f + frames_in_flight < n:
                 heapq.heappush(heap, (end, f + frames_in_flight, 0))
-    k = n // 2
-    return (done[-1] - done[-1 - k]) / k
+    # the last frames_in_flight frames meet no later frames (a drain, not the steady state)
+    last = n - frames_in_flight - 1
+    k = last // 2
+    return (done[last] - done[last - k]) / k

@@ -1,0 +1,160 @@
+import json
+import math
+
+import pytest
+
+from hwsim.cli import main
+from hwsim.config import load
+from hwsim.errors import HwsimError
+from hwsim.estimate import BREAKDOWN, estimate, estimate_plan
+from mapper.ir import Graph
+from mapper.plan import Plan, Segment, Transfer
+
+
+def hand_plan() -> Plan:
+    """conv + global pool on the PL, FC on the PS."""
+    g = Graph("tiny", (1, 8, 16, 16))
+    c = g.add("conv", "input", "c", cout=16, k=3, pad=1)
+    p = g.add("global_avgpool", c, "gap")
+    f = g.add("fc", p, "fc", cout=10)
+    g.set_outputs(f)
+    segs = [Segment(0, "PL", ["c", "gap"], g.macs(g.node("c"))), Segment(1, "PS", ["fc"], 160)]
+    trs = [Transfer(-1, 0, "input", g.tensors["input"].nbytes, "PS", "PL"),
+           Transfer(0, 1, "gap", g.tensors["gap"].nbytes, "PL", "PS")]
+    return Plan("tiny", "naive", segs, trs, g)
+
+
+def test_breakdown_layers_and_transfers_add_up():
+    cfg = load("ultra96v1")
+    e = estimate_plan(hand_plan(), cfg)
+    j = e.to_json()
+    assert set(j["breakdown_ms"]) == set(BREAKDOWN)
+    assert j["latency_ms"] == math.fsum(j["breakdown_ms"].values())
+    pl = [l for l in j["layers"] if l["device"] == "PL"]
+    ps = [l for l in j["layers"] if l["device"] == "PS"]
+    assert [l["name"] for l in j["layers"]] == ["c", "gap", "fc"]
+    clock = cfg.clock_hz
+    # integer cycles add up exactly; times are the same sums divided by the clock
+    assert all(l["cycles"] == l["compute_cycles"] + l["stall_cycles"] for l in pl)
+    assert sum(l["compute_cycles"] for l in pl) / clock * 1e3 == j["breakdown_ms"]["pl_compute"]
+    assert sum(l["stall_cycles"] for l in pl) / clock * 1e3 == j["breakdown_ms"]["pl_memory_stall"]
+    assert math.fsum(l["time_ms"] for l in ps) == j["breakdown_ms"]["ps_compute"]
+    assert math.fsum(t["time_ms"] for t in j["transfers"]) == j["breakdown_ms"]["transfer"]
+    assert math.fsum(s["time_ms"] for s in j["syncs"]) == j["breakdown_ms"]["sync"]
+    # one PL segment: one start and one completion
+    assert [s["event"] for s in j["syncs"]] == ["start", "done"]
+    assert j["breakdown_ms"]["sync"] == pytest.approx(10e-3 + 20e-3)
+    # the timeline is the same chain
+    last = j["timeline"][-1]
+    assert last["start_ms"] + last["time_ms"] == pytest.approx(j["latency_ms"])
+    assert j["params"]["config"]["accel"]["clock_mhz"] == 100.0
+
+
+def test_fps_naive_fps_and_pipelining():
+    cfg1 = load("ultra96v1", overrides=["ps.pipeline_frames=1"])
+    e1 = estimate_plan(hand_plan(), cfg1)
+    assert e1.fps == pytest.approx(1e3 / e1.latency_ms)          # no overlap: fps = 1 / latency
+    e2 = estimate_plan(hand_plan(), load("ultra96v1"))
+    assert e2.latency_ms == pytest.approx(e1.latency_ms)
+    assert e2.fps >= e1.fps
+    assert e2.fps <= 1e3 / max(e2.busy_ms.values()) + 1e-9       # never faster than the busiest resource
+    pe = cfg1.pe
+    g = hand_plan().graph
+    assert e1.naive_fps == pytest.approx(pe.multipliers * 100e6 / g.total_macs())
+
+
+def test_more_ps_threads_never_slow_a_frame():
+    plan = hand_plan()
+    t1 = estimate_plan(plan, load("ultra96v1", overrides=["ps.threads=1"]))
+    t4 = estimate_plan(plan, load("ultra96v1", overrides=["ps.threads=4"]))
+    assert t4.breakdown_ms["ps_compute"] <= t1.breakdown_ms["ps_compute"]
+    assert t4.breakdown_ms["pl_compute"] == t1.breakdown_ms["pl_compute"]
+
+
+def test_a_slower_ddr_shows_up_as_memory_stall_not_compute():
+    plan = hand_plan()
+    fast = estimate_plan(plan, load("ultra96v1"))
+    slow = estimate_plan(plan, load("ultra96v1", overrides=["ddr.peak_gbps=0.05"]))
+    assert slow.breakdown_ms["pl_compute"] == fast.breakdown_ms["pl_compute"]
+    assert slow.breakdown_ms["pl_memory_stall"] > 10 * fast.breakdown_ms["pl_memory_stall"]
+
+
+def test_bad_plans_are_one_line_errors():
+    plan = hand_plan()
+    plan.transfers.append(Transfer(0, 7, "gap", 16, "PL", "PS"))
+    with pytest.raises(HwsimError, match="targets segment 7; the plan has 2"):
+        estimate_plan(plan, load("ultra96v1"))
+    plan = hand_plan()
+    plan.segments[1].nodes.append("nope")
+    with pytest.raises(HwsimError, match="names node 'nope'"):
+        estimate_plan(plan, load("ultra96v1"))
+
+
+def test_real_partition_naive_moves_more_data_than_optimized():
+    cfg = load("ultra96v1")
+    naive = estimate("efficientnet_b0", input_size=128, policy="naive", cfg=cfg)
+    opt = estimate("efficientnet_b0", input_size=128, policy="optimized", cfg=cfg)
+    nb = sum(t["bytes"] for t in naive.transfers)
+    ob = sum(t["bytes"] for t in opt.transfers)
+    assert nb > 10 * ob
+    assert naive.breakdown_ms["transfer"] > opt.breakdown_ms["transfer"]
+    assert naive.breakdown_ms["ps_compute"] > opt.breakdown_ms["ps_compute"]
+    for e in (naive, opt):
+        j = e.to_json()
+        assert j["latency_ms"] == math.fsum(j["breakdown_ms"].values())
+        assert 0 < j["fps"] and j["naive_fps"] > j["fps"]
+
+
+# ---- the command line ----------------------------------------------------------------------------
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_estimate_json_shape(capsys):
+    code, out, err = run(capsys, "estimate", "mobilenet_v2", "--input-size", "96", "--json")
+    assert code == 0, err
+    j = json.loads(out)
+    for key in ("model", "board", "accel", "fps", "latency_ms", "naive_fps", "breakdown_ms", "layers",
+                "transfers", "policy", "params", "other_policy"):
+        assert key in j
+    assert set(j["breakdown_ms"]) == {"pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync"}
+    assert math.fsum(j["breakdown_ms"].values()) == pytest.approx(j["latency_ms"])
+    for l in j["layers"]:
+        assert {"name", "op", "device", "macs", "cycles", "time_ms"} <= set(l)
+    for t in j["transfers"]:
+        assert {"from", "to", "bytes", "time_ms"} <= set(t)
+    assert j["other_policy"]["policy"] == "optimized"
+    assert (j["model"], j["board"], j["accel"]) == ("mobilenet_v2", "ultra96v1", "ultra96v1_default")
+
+
+def test_estimate_human_output(capsys):
+    code, out, _ = run(capsys, "estimate", "mobilenet_v2", "--input-size", "96", "--policy", "optimized")
+    assert code == 0
+    assert "fps" in out and "latency" in out and "top 10 layers" in out and "with policy naive" in out
+
+
+def test_compare_side_by_side(capsys):
+    code, out, err = run(capsys, "compare", "mobilenet_v2", "squeezenet1_1", "--input-size", "96", "--json")
+    assert code == 0, err
+    j = json.loads(out)
+    assert [r["model"] for r in j["models"]] == ["mobilenet_v2", "squeezenet1_1"]
+    code, out, _ = run(capsys, "compare", "mobilenet_v2", "squeezenet1_1", "--input-size", "96")
+    lines = out.splitlines()
+    assert lines[2].startswith("mobilenet_v2") and lines[3].startswith("squeezenet1_1")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["estimate", "no_such_net"], "unknown model 'no_such_net'"),
+    (["estimate", "mobilenet_v2", "--set", "ps.threads=0"], "ps.threads must be an integer"),
+    (["estimate", "mobilenet_v2", "--set", "transfer.irq_latency_us=-1"], "transfer.irq_latency_us must be"),
+    (["estimate", "mobilenet_v2", "--set", "ps.pipeline_frames=0"], "ps.pipeline_frames must be a positive"),
+    (["estimate", "mobilenet_v2", "--set", "axi.nope=1"], "has no field 'nope'"),
+    (["compare", "mobilenet_v2", "nope_net", "--input-size", "96"], "unknown model 'nope_net'"),
+])
+def test_bad_input_is_one_line(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("hwsim: error: ") and message in err
