@@ -153,12 +153,20 @@ def test_lrn_and_grouped_convs_of_alexnet():
     assert [n.attrs["cout"] for n in g if n.op == Op.FC] == [4096, 4096, 1000]
 
 
-def test_all_light_models_import_and_prepare():
-    for f in sorted(LIGHT.glob("*.onnx")):
-        g = load(f)
-        p = prepare(g)
-        g.validate()
-        assert p.total_macs() == g.total_macs() > 0, f.name
+@pytest.mark.parametrize("path", sorted(LIGHT.glob("*.onnx")), ids=lambda p: p.stem)
+def test_every_shape_matches_onnx_shape_inference(path: Path):
+    """Each node's output shape equals what onnx's own shape inference says (nodes are named alike)."""
+    model = onnx.load(path)
+    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True).graph
+    shapes = {v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim)
+              for v in [*inferred.value_info, *inferred.output]}
+    first_output = {n.name: n.output[0] for n in model.graph.node}
+    g = load(path)
+    compared = [(n.name, shapes[first_output[n.name]], g.shape(n.outputs[0])) for n in g]
+    assert len(compared) == len(g) > 0
+    assert [c for c in compared if c[1] != c[2]] == []
+    p = prepare(g)
+    assert p.total_macs() == g.total_macs() > 0
 
 
 def test_fixed_size_export_at_another_size_is_a_clear_error():
