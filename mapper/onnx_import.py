@@ -207,10 +207,12 @@ class _Importer:
         for o in self.gp.output:
             if o.name in self.pads:
                 raise self.fail(f"graph output {o.name!r} is a Pad result; not supported")
+            if o.name not in self.rt and o.name not in self.consts:
+                raise self.fail(f"graph output {o.name!r} is never produced (truncated or malformed model?)")
             if o.name in self.rt and self.rt[o.name] not in outs:
                 outs.append(self.rt[o.name])
         if not outs:
-            raise self.fail("no graph output depends on the input (truncated model?)")
+            raise self.fail("no graph output depends on the input")
         assert self.g is not None
         self.g.set_outputs(*outs)
         recognise_hard_activations(self.g)

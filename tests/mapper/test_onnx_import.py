@@ -357,6 +357,21 @@ def test_truncated_real_model(tmp_path: Path, fraction: float):
     assert one_line(e).startswith("cut.onnx: ")
 
 
+@pytest.mark.parametrize("cut, message", [
+    (lambda nodes: nodes.__delitem__(slice(240, None)), "graph output 'gpu_0/softmax_1' is never produced"),
+    (lambda nodes: nodes.remove(next(n for n in nodes if n.op_type == "Conv")),
+     "input 'r0' is a tensor nothing produces"),
+])
+def test_model_cut_at_a_message_boundary(tmp_path: Path, cut, message: str):
+    """A file cut between two protobuf fields still parses: the missing nodes must be reported."""
+    model = onnx.load(LIGHT / "light_resnet50.onnx")
+    cut(model.graph.node)
+    onnx.save(model, tmp_path / "cut.onnx")
+    with pytest.raises(OnnxImportError) as e:
+        load(tmp_path / "cut.onnx")
+    assert one_line(e).startswith("cut.onnx: ") and message in one_line(e)
+
+
 @pytest.mark.parametrize("op, attrs, message", [
     ("LSTM", {"hidden_size": 4}, "unsupported ONNX op 'LSTM' at node 'lstm_1'"),
     ("Tanh", {}, "unsupported ONNX op 'Tanh' at node 'lstm_1'"),
