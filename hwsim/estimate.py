@@ -62,6 +62,26 @@ class Estimate:
     def bottleneck(self) -> str:
         return max(self.busy_ms, key=self.busy_ms.__getitem__)
 
+    def by_kind(self) -> list[dict[str, Any]]:
+        """Layers grouped by device and engine mode (PL) or op (PS), slowest first; PL groups carry
+        their MAC-array utilisation (MACs / (the engine's peak MACs per cycle x cycles))."""
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        for l in self.layers:
+            kind = l.get("mode", l["op"])
+            if kind == "fused":
+                continue
+            g = groups.setdefault((l["device"], kind), {"device": l["device"], "kind": kind, "layers": 0,
+                                                        "macs": 0, "cycles": 0, "time_ms": 0.0})
+            g["layers"] += 1
+            g["macs"] += l["macs"]
+            g["cycles"] += l["cycles"]
+            g["time_ms"] += l["time_ms"]
+        peaks = self.params.get("engine_peak_macs_per_cycle", {})
+        for g in groups.values():
+            if g["device"] == "PL" and g["kind"] in peaks and g["cycles"]:
+                g["utilisation"] = g["macs"] / (peaks[g["kind"]] * g["cycles"])
+        return sorted(groups.values(), key=lambda g: -g["time_ms"])
+
     def summary(self) -> dict[str, Any]:
         """The headline numbers, without the per-layer records."""
         return {"model": self.model, "board": self.board, "accel": self.accel, "policy": self.policy,
@@ -73,7 +93,7 @@ class Estimate:
                 "total_macs": self.total_macs}
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.summary(), "layers": self.layers, "transfers": self.transfers,
+        return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
                 "syncs": self.syncs, "timeline": self.timeline, "params": self.params}
 
 
@@ -178,6 +198,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],
         frames_in_flight=in_flight, total_macs=total_macs,
         params={"config": cfg.to_json(), "pe_peak_macs_per_cycle": pe.multipliers,
+                "engine_peak_macs_per_cycle": {"CONV": pe.pw_macs_per_cycle, "DW": pe.dw_macs_per_cycle},
                 "memory": mem.to_json(), "ps": ps.to_json(), "transfer": tm.to_json()},
     )
 

@@ -35,23 +35,20 @@ import numpy as np
 
 from mapper.ir import DATA_MOVEMENT, Graph, Node, Op, kernel_size, pads, strides
 from rtl.cycles import tile_cycles
+from rtl.golden_dw import block_bytes
 from rtl.params import Mode, ParamError, PEArrayParams, TileSpec
 
 from .errors import HwsimError
 from .memory import MemoryModel
 
 # Parameter bytes a tile streams ahead of its activations (the RTL's input-stream layout):
-LUT_BYTES = 256              # the 256-entry activation LUT, once per tile (rtl/postproc.py lut_beats)
-CONV_QPARAM_BYTES = 8        # per output channel: the ceil(8*OCP/B) quantisation beats per OCP group (rtl/cycles.py)
-DW_RQ_BYTES = 7              # per channel: int32 bias, uint16 mult, uint8 shift (rtl/golden_dw.py RQ_BYTES)
+LUT_BYTES = 256              # the 256-entry activation LUT, once per tile (rtl/golden_pw.py lut_block)
+CONV_QPARAM_BYTES = 8        # per output channel: int32 bias, uint16 mult, uint8 shift, pad (rtl/golden_pw.py qparam_block)
 
 
 def _dw_block_bytes(p: PEArrayParams, mode: Mode, channels: int) -> int:
-    """Parameter blocks of the depthwise engine: per group of dw_channels, kmax x kmax taps (DW,
-    SCALE, ADD) and the requantisation parameters (rtl/golden_dw.py block_bytes)."""
-    taps = p.kmax * p.kmax if mode in (Mode.DW, Mode.SCALE, Mode.ADD) else 0
-    groups = -(-channels // p.dw_channels)
-    return groups * p.dw_channels * (taps + DW_RQ_BYTES)
+    """Depthwise-engine parameter blocks: one per group of dw_channels (rtl/golden_dw.py block_bytes)."""
+    return -(-channels // p.dw_channels) * block_bytes(p, mode)
 
 
 # A tile as (mode, cin, cout, h, w, k, stride, pad): the TileSpec fields, hashable and cheap to build.

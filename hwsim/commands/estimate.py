@@ -47,6 +47,18 @@ def run(args: argparse.Namespace) -> int:
     for k in BREAKDOWN:
         v = est.breakdown_ms[k]
         print(f"    {k:<16} {v:9.2f} ms  {100 * v / est.latency_ms:5.1f}%")
+    if est.naive_fps:
+        ideal = 1e3 / est.naive_fps
+        b = est.breakdown_ms
+        print(f"  vs the op count ({ideal:.2f} ms/frame of MACs at peak): the PL's engines run below peak "
+              f"+{b['pl_compute'] - ideal:.2f} ms, wait for DDR +{b['pl_memory_stall']:.2f}, the PS "
+              f"+{b['ps_compute']:.2f}, cache maintenance +{b['transfer']:.2f}, start/interrupt +{b['sync']:.2f}; "
+              f"overlapping frames gives back {est.latency_ms - est.period_ms:.2f} ms/frame")
+    print("  by engine / op:")
+    for g in est.by_kind():
+        util = f"  {100 * g['utilisation']:5.1f}% of the engine's peak MACs" if "utilisation" in g else ""
+        print(f"    {g['device']} {g['kind']:<16} {g['layers']:4d} layers {g['macs'] / 1e6:9.1f} MMAC "
+              f"{g['time_ms']:9.2f} ms{util}")
     print(f"  top {TOP_LAYERS} layers:")
     for l in sorted(est.layers, key=lambda l: -l["time_ms"])[:TOP_LAYERS]:
         extra = (f"compute {l['compute_ms']:.2f} + stall {l['stall_ms']:.2f}" if l["device"] == "PL"

@@ -50,6 +50,17 @@ def test_breakdown_layers_and_transfers_add_up():
     assert j["params"]["config"]["accel"]["clock_mhz"] == 100.0
 
 
+def test_by_kind_regroups_the_same_time_and_reports_utilisation():
+    cfg = load("ultra96v1")
+    e = estimate_plan(hand_plan(), cfg)
+    groups = e.by_kind()
+    assert {(g["device"], g["kind"]) for g in groups} == {("PL", "CONV"), ("PL", "GAP"), ("PS", "fc")}
+    assert math.fsum(g["time_ms"] for g in groups) == pytest.approx(math.fsum(l["time_ms"] for l in e.layers))
+    conv = next(g for g in groups if g["kind"] == "CONV")
+    assert conv["utilisation"] == pytest.approx(conv["macs"] / (cfg.pe.pw_macs_per_cycle * conv["cycles"]))
+    assert 0 < conv["utilisation"] <= 1
+
+
 def test_fps_naive_fps_and_pipelining():
     cfg1 = load("ultra96v1", overrides=["ps.pipeline_frames=1"])
     e1 = estimate_plan(hand_plan(), cfg1)
