@@ -9,8 +9,8 @@ activations spelt as several ops are rewritten to theirs: ``x * sigmoid(x)`` -> 
   package's "light" models, are never materialised).  Constant sub-graphs (the shape plumbing
   exporters emit: Shape, Gather, Unsqueeze, Concat, Cast, ...) are folded by evaluating them with
   ``onnx.reference``, with the runtime tensors' shapes known from the IR's shape inference.
-- The input is the first graph input that is not an initializer, NCHW; batch is 1 and
-  ``input_size`` overrides H and W.
+- The input is the first graph input that is not an initializer, NCHW (or NHWC when its only
+  reader is a Transpose to NCHW, as tf2onnx emits); batch is 1 and ``input_size`` overrides H, W.
 - A constant added to / multiplying a feature map per channel is a batch-norm-like affine node
   (``Op.BATCHNORM``); a bias ``Add`` right after a Conv / MatMul becomes that node's bias.
 - A zero ``Pad`` feeding a Conv / pool is folded into its padding; ``Identity``, ``Cast`` and
@@ -122,6 +122,7 @@ class _Importer:
         self.rt: dict[str, str] = {}              # ONNX runtime tensor -> IR tensor
         self.pads: dict[str, tuple[str, tuple[int, int, int, int]]] = {}   # pending zero Pads
         self.readers: Counter[str] = Counter()
+        self.nhwc: str | None = None              # the NCHW tensor of an NHWC input's Transpose
         self.g: Graph | None = None
 
     # ---- errors and small helpers ------------------------------------------------------------
@@ -230,6 +231,12 @@ class _Importer:
         dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
         if len(dims) != 4:
             raise self.fail(f"input {x.name!r} has rank {len(dims)}; expected an NCHW image batch")
+        readers = [n for n in self.gp.node if x.name in n.input]
+        if (len(readers) == 1 and readers[0].op_type == "Transpose"
+                and list(_attrs(readers[0]).get("perm", [])) == [0, 3, 1, 2]):
+            # an NHWC input transposed to NCHW first (tf2onnx): the IR input is that NCHW tensor
+            self.nhwc = readers[0].output[0]
+            dims = [dims[0], dims[3], dims[1], dims[2]]
         if dims[1] is None:
             raise self.fail(f"input {x.name!r} has a dynamic channel count")
         if self.input_size is not None:
@@ -475,6 +482,9 @@ class _Importer:
     _op_Unsqueeze = lambda self, node, a: self._squeeze(node, a, True)
 
     def _op_Transpose(self, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+        if node.output[0] == self.nhwc:
+            self.rt[node.output[0]] = self.g.inputs[0]
+            return
         x = self.runtime(node, node.input[0])
         perm = a.get("perm") or list(reversed(range(len(self.shape(x)))))
         self.rt[node.output[0]] = self.emit(node, Op.TRANSPOSE, [x], perm=[int(p) for p in perm])

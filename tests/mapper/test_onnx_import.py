@@ -432,3 +432,14 @@ def test_hand_written_hard_activations(tmp_path: Path):
     assert (se.gate, se.act, se.input) == ("se_gate", "se_relu", "hswish")
     p = prepare(g)
     assert p.node("conv").attrs["act"] == Op.HSWISH and len(find_se_blocks(p)) == 1
+
+
+def test_nhwc_input_transposed_to_nchw(tmp_path: Path):
+    """tf2onnx keeps TensorFlow's NHWC input and transposes it to NCHW before the first conv."""
+    m = Model(["unk__1", 300, 300, 3], opset=13)
+    y = m("Transpose", ["x"], "to_nchw", perm=[0, 3, 1, 2])
+    m.conv(y, "stem", 3, 32, k=3, strides=[2, 2])
+    g = load(m.save(tmp_path, "stem"))
+    assert g.shape(g.inputs[0]) == (1, 3, 300, 300) and Op.TRANSPOSE not in kinds(g)
+    assert g.node("stem").inputs == g.inputs and g.shape("stem") == (1, 32, 150, 150)
+    assert load(tmp_path / "m.onnx", input_size=224).shape("stem") == (1, 32, 112, 112)
