@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections import Counter
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from mapper import ir
 from mapper.ir import Op
 from mapper.onnx_import import OnnxImportError, load
 from mapper.passes import find_se_blocks, prepare
@@ -443,3 +445,106 @@ def test_nhwc_input_transposed_to_nchw(tmp_path: Path):
     assert g.shape(g.inputs[0]) == (1, 3, 300, 300) and Op.TRANSPOSE not in kinds(g)
     assert g.node("stem").inputs == g.inputs and g.shape("stem") == (1, 32, 150, 150)
     assert load(tmp_path / "m.onnx", input_size=224).shape("stem") == (1, 32, 112, 112)
+
+
+# ---- round trip: zoo graphs exported to ONNX the way PyTorch / TensorFlow exporters spell them -----
+ZOO = importlib.util.find_spec("mapper.zoo") is not None
+
+
+def export(g, path: Path, opset: int) -> Path:
+    """Write IR graph ``g`` as ONNX: weights as ConstantOfShape (as the onnx "light" models), swish as
+    x * Sigmoid(x); opset < 14 spells hswish x * HardSigmoid(x) and pools SEs with GlobalAveragePool,
+    opset >= 18 uses HardSwish and ReduceMean with an axes input."""
+    nodes: list[onnx.NodeProto] = []
+    inits: list[onnx.TensorProto] = []
+
+    def const(name: str, value) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, np.int64 if isinstance(value, list) else np.float32),
+                                             name))
+        return name
+
+    def weight(name: str, shape: tuple[int, ...]) -> str:
+        nodes.append(helper.make_node("ConstantOfShape", [const(name + "_shape", list(shape))], [name]))
+        return name
+
+    def node(op: str, ins: list[str], out: str, **attrs) -> str:
+        nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
+        return out
+
+    for n in g:
+        x, y, a = n.inputs[0], n.outputs[0], n.attrs
+        if n.op in (Op.CONV, Op.DWCONV):
+            cin, (kh, kw) = g.in_shape(n)[1], ir.kernel_size(n)
+            w = weight(f"{y}.w", (a["cout"], cin // a["groups"], kh, kw))
+            b = [weight(f"{y}.b", (a["cout"],))] if a.get("bias") else []
+            t, l, bo, r = ir.pads(n)
+            node("Conv", [x, w, *b], y, group=a["groups"], kernel_shape=[kh, kw], strides=list(ir.strides(n)),
+                 pads=[t, l, bo, r])
+        elif n.op == Op.BATCHNORM:
+            node("BatchNormalization", [x] + [weight(f"{y}.{p}", (g.shape(x)[1],)) for p in "sbmv"], y)
+        elif n.op in (Op.MAXPOOL, Op.AVGPOOL):
+            t, l, bo, r = ir.pads(n)
+            node("MaxPool" if n.op == Op.MAXPOOL else "AveragePool", [x], y, kernel_shape=list(ir.kernel_size(n)),
+                 strides=list(ir.strides(n)), pads=[t, l, bo, r], ceil_mode=int(bool(a.get("ceil_mode"))))
+        elif n.op == Op.GLOBAL_AVGPOOL:
+            if opset >= 18:
+                node("ReduceMean", [x, const(f"{y}.axes", [2, 3])], y, keepdims=1)
+            else:
+                node("GlobalAveragePool", [x], y)
+        elif n.op == Op.FC:
+            node("Gemm", [x, weight(f"{y}.w", (a["cout"], a["cin"])), weight(f"{y}.b", (a["cout"],))], y, transB=1)
+        elif n.op in (Op.SWISH, Op.HSWISH) and (n.op == Op.SWISH or opset < 14):
+            s = node("Sigmoid" if n.op == Op.SWISH else "HardSigmoid", [x], f"{y}.gate")
+            node("Mul", [x, s], y)
+        elif n.op == Op.RELU6:
+            node("Clip", [x, const(f"{y}.lo", 0.0), const(f"{y}.hi", 6.0)], y)
+        elif n.op == Op.CHANNEL_SHUFFLE:
+            c, gr = g.shape(x)[1], a["groups"]
+            v = node("Reshape", [x, const(f"{y}.s1", [1, gr, c // gr, *g.shape(x)[2:]])], f"{y}.view")
+            t = node("Transpose", [v], f"{y}.t", perm=[0, 2, 1, 3, 4])
+            node("Reshape", [t, const(f"{y}.s2", [1, -1, *g.shape(x)[2:]])], y)
+        elif n.op == Op.SPLIT:
+            nodes.append(helper.make_node("Split", [x, const(f"{n.name}.sizes", list(a["sizes"]))], n.outputs,
+                                          name=n.name, axis=a.get("axis", 1)))
+        else:
+            simple = {Op.RELU: "Relu", Op.SIGMOID: "Sigmoid", Op.HSIGMOID: "HardSigmoid", Op.HSWISH: "HardSwish",
+                      Op.ADD: "Add", Op.MUL: "Mul", Op.CONCAT: "Concat", Op.FLATTEN: "Flatten",
+                      Op.DROPOUT: "Dropout"}
+            extra = {"axis": a.get("axis", 1)} if n.op in (Op.CONCAT, Op.FLATTEN) else {}
+            node(simple[n.op], n.inputs, y, **extra)
+    shape = g.shape(g.inputs[0])
+    graph = helper.make_graph(nodes, g.name, [helper.make_tensor_value_info(g.inputs[0], TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in g.outputs], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.skipif(not ZOO, reason="mapper.zoo not written yet")
+@pytest.mark.parametrize("name, se_blocks", [("efficientnet_b0", 16), ("efficientnet_b4", 32),
+                                             ("mobilenet_v3_large", 8), ("mobilenet_v3_small", 9),
+                                             ("efficientnet_lite0", 0), ("shufflenet_v2_x1_0", 0),
+                                             ("mobilenet_v2", 0)])
+@pytest.mark.parametrize("opset", [11, 18])
+def test_zoo_round_trip_through_onnx(tmp_path: Path, name: str, se_blocks: int, opset: int):
+    """Exported and re-imported, a zoo graph keeps its MACs, parameters and SE blocks."""
+    from mapper import zoo
+    g = zoo.build(name)
+    back = load(export(g, tmp_path / f"{name}.onnx", opset))
+    assert back.total_macs() == g.total_macs() and back.total_params() == g.total_params()
+    assert back.shape(back.outputs[0]) == g.shape(g.outputs[0])
+    faithful = kinds(g)                 # load() keeps shuffles as reshape-transpose-reshape ...
+    shuffles = faithful.pop(Op.CHANNEL_SHUFFLE, 0)
+    faithful.update({Op.RESHAPE: 2 * shuffles, Op.TRANSPOSE: shuffles})
+    assert kinds(back) == +faithful     # ... but recognises spelt-out swish / hswish at once
+    assert len(find_se_blocks(back)) == len(find_se_blocks(prepare(back))) == se_blocks
+    assert kinds(prepare(back)) == kinds(prepare(g))
+
+
+@pytest.mark.skipif(not ZOO, reason="mapper.zoo not written yet")
+def test_shipped_squeezenet_equals_zoo_squeezenet1_1():
+    from mapper import zoo
+    z, s = zoo.build("squeezenet1_1"), load(LIGHT / "light_squeezenet.onnx")
+    assert (s.total_macs(), s.total_params()) == (z.total_macs(), z.total_params()) == (349_151_936, 1_235_496)
+    assert [s.shape(n.outputs[0]) for n in s if n.op == Op.CONV] == [z.shape(n.outputs[0]) for n in z if n.op == Op.CONV]
