@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import onnx
-from google.protobuf.message import DecodeError
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
@@ -60,11 +59,11 @@ def load(path: str | os.PathLike, input_size: int | None = None) -> Graph:
                               else f"ONNX model {str(p)!r} is not a file")
     try:
         model = onnx.load(str(p), load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError) as e:
-        raise OnnxImportError(f"{p.name}: not a valid ONNX model ({_one_line(e)}); "
-                              f"is the file truncated or of another format?") from None
     except OSError as e:
         raise OnnxImportError(f"{p.name}: cannot read: {e.strerror or e}") from None
+    except Exception as e:   # DecodeError and whatever else protobuf raises on a bad file
+        raise OnnxImportError(f"{p.name}: not a valid ONNX model ({_one_line(e)}); "
+                              f"is the file truncated or of another format?") from None
     return _Importer(model, p.name, input_size).run()
 
 
@@ -275,23 +274,21 @@ class _Importer:
         if node.domain not in ("", "ai.onnx"):
             raise self.at(node, f"unsupported ONNX op '{node.domain}.{op}'")
         ins = [i for i in node.input if i]
-        if op == "Constant" or (op in ("Shape", "Size") and ins and ins[0] in self.rt) or (
-                ins and all(self.is_const(i) for i in ins)):
-            self._fold(node)
-            return
-        handler = getattr(self, f"_op_{op}", None)
+        fold = op == "Constant" or (op in ("Shape", "Size") and ins and ins[0] in self.rt) or (
+            ins and all(self.is_const(i) for i in ins))
+        handler = self._fold if fold else getattr(self, f"_op_{op}", None)
         if handler is None:
             raise self.at(node, f"unsupported ONNX op '{op}'")
         try:
             handler(node, _attrs(node))
-        except (ValueError, KeyError, IndexError, TypeError) as e:
-            if isinstance(e, OnnxImportError):
-                raise
-            raise self.at(node, f"cannot map {op}: {_one_line(e)}") from None
+        except OnnxImportError:
+            raise
+        except Exception as e:   # a malformed node (missing attribute / input, bad value)
+            raise self.at(node, f"cannot {'evaluate constant' if fold else 'map'} {op}: {_one_line(e)}") from None
 
     # ---- constant folding --------------------------------------------------------------------
-    def _fold(self, node: onnx.NodeProto) -> None:
-        op, a = node.op_type, _attrs(node)
+    def _fold(self, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+        op = node.op_type
         if op in ("Shape", "Size") and node.input[0] in self.rt:
             shape = self.shape(self.rt[node.input[0]])
             if op == "Size":
@@ -313,10 +310,8 @@ class _Importer:
         feeds = {i: self.const(i) for i in node.input if i}
         graph = helper.make_graph([node], "fold", [helper.make_empty_tensor_value_info(i) for i in feeds],
                                   [helper.make_empty_tensor_value_info(o) for o in node.output if o])
-        try:   # a one-node graph: a bare NodeProto would be run at the newest opset
-            outs = ReferenceEvaluator(graph, opsets={"": self.opset}).run(None, feeds)
-        except Exception as e:   # the reference runtime raises many types; all mean "cannot fold"
-            raise self.at(node, f"cannot evaluate constant {op}: {_one_line(e)}") from None
+        # a one-node graph: a bare NodeProto would be run at the newest opset
+        outs = ReferenceEvaluator(graph, opsets={"": self.opset}).run(None, feeds)
         for name, v in zip(node.output, outs):
             if name:
                 self.consts[name] = np.asarray(v)
