@@ -548,3 +548,43 @@ def test_shipped_squeezenet_equals_zoo_squeezenet1_1():
     z, s = zoo.build("squeezenet1_1"), load(LIGHT / "light_squeezenet.onnx")
     assert (s.total_macs(), s.total_params()) == (z.total_macs(), z.total_params()) == (349_151_936, 1_235_496)
     assert [s.shape(n.outputs[0]) for n in s if n.op == Op.CONV] == [z.shape(n.outputs[0]) for n in z if n.op == Op.CONV]
+
+
+def test_byte_flips_never_escape_as_tracebacks(tmp_path: Path):
+    """Corrupted copies of a shipped model either import or fail with a one-line OnnxImportError."""
+    data = (LIGHT / "light_shufflenet.onnx").read_bytes()
+    rng = np.random.default_rng(7)
+    path, failures = tmp_path / "flipped.onnx", 0
+    for _ in range(80):
+        d = bytearray(data)
+        for at in rng.integers(0, len(d), 3):
+            d[at] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(d))
+        try:
+            load(path)
+        except OnnxImportError as e:
+            assert "\n" not in str(e) and str(e).startswith("flipped.onnx: ")
+            failures += 1
+    assert failures > 40          # most flips break the model; the point is how they are reported
+
+
+def test_plumbing_and_pass_through_ops(tmp_path: Path):
+    m = Model((1, 12, 8, 8), opset=18)
+    y = m("Identity", [m("Sum", ["x", "x", "x"], "sum3")], "same")
+    a, b, c = m("Split", [y], "thirds", outputs=3, axis=1, num_outputs=3)
+    m.inits.append(numpy_helper.from_array(np.array(0, np.int8), "zp"))
+    q = m("QuantizeLinear", [a, m.scalar("qs", 0.1), "zp"], "q")
+    d = m("DequantizeLinear", [q, m.scalar("ds", 0.1), "zp"], "dq")
+    y = m("Concat", [d, b, c], "cat", axis=-3)
+    y = m("Dropout", [y, m.scalar("ratio", 0.2)], "drop")
+    y = m("Squeeze", [m("ReduceMean", [y, m.w("axes", [2, 3], np.int64)], "gap", keepdims=1),
+                      m.w("sq", [2, 3], np.int64)], "squeeze")
+    m("Softmax", [m("Unsqueeze", [y, m.w("us", [1], np.int64)], "unsq")], "prob")
+    g = load(m.save(tmp_path, "prob"))
+    assert [(n.name, n.op) for n in g] == [
+        ("sum3", Op.ADD), ("sum3_1", Op.ADD), ("thirds", Op.SPLIT), ("cat", Op.CONCAT), ("drop", Op.DROPOUT),
+        ("gap", Op.GLOBAL_AVGPOOL), ("squeeze", Op.RESHAPE), ("unsq", Op.RESHAPE), ("prob", Op.SOFTMAX)]
+    assert g.node("thirds").attrs["sizes"] == [4, 4, 4] and g.node("cat").attrs["axis"] == 1
+    assert g.shape("squeeze") == (1, 12) and g.shape("unsq") == (1, 1, 12)
+    assert g.node("prob").attrs["axis"] == 2            # opset >= 13 default: the last axis
+    assert g.node("cat").inputs == ["thirds:0", "thirds:1", "thirds:2"]    # Q/DQ are pass-throughs
