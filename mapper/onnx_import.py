@@ -45,7 +45,6 @@ _ACTIVATIONS = {"Relu": Op.RELU, "Sigmoid": Op.SIGMOID, "HardSigmoid": Op.HSIGMO
                 "HardSwish": Op.HSWISH}
 # Pass-throughs on feature maps: no arithmetic the accelerator model counts (INT8 throughout).
 _ALIASES = {"Identity", "Cast", "QuantizeLinear", "DequantizeLinear"}
-_WINDOWED = {"Conv", "MaxPool", "AveragePool"}
 
 
 def load(path: str | os.PathLike, input_size: int | None = None) -> Graph:
@@ -276,7 +275,14 @@ class _Importer:
         ins = [i for i in node.input if i]
         fold = op == "Constant" or (op in ("Shape", "Size") and ins and ins[0] in self.rt) or (
             ins and all(self.is_const(i) for i in ins))
-        handler = self._fold if fold else getattr(self, f"_op_{op}", None)
+        if fold:
+            handler = self._fold
+        elif op in _ACTIVATIONS:
+            handler = lambda node, a: self._act(node, _ACTIVATIONS[op])   # noqa: E731
+        elif op in _ALIASES:
+            handler = lambda node, a: self._alias(node)                  # noqa: E731
+        else:
+            handler = getattr(self, f"_op_{op}", None)
         if handler is None:
             raise self.at(node, f"unsupported ONNX op '{op}'")
         try:
@@ -319,9 +325,6 @@ class _Importer:
     # ---- feature-map ops ---------------------------------------------------------------------
     def _alias(self, node: onnx.NodeProto) -> None:
         self.rt[node.output[0]] = self.runtime(node, node.input[0])
-
-    _op_Identity = _op_Cast = _op_QuantizeLinear = _op_DequantizeLinear = \
-        lambda self, node, a: self._alias(node)
 
     def _input4(self, node: onnx.NodeProto, name: str) -> tuple[str, tuple[int, int, int, int]]:
         """A windowed op's input, through a pending zero Pad (whose padding is returned)."""
@@ -409,10 +412,6 @@ class _Importer:
     def _act(self, node: onnx.NodeProto, op: Op) -> None:
         self.rt[node.output[0]] = self.emit(node, op, [self.runtime(node, node.input[0])])
 
-    _op_Relu = lambda self, node, a: self._act(node, Op.RELU)
-    _op_Sigmoid = lambda self, node, a: self._act(node, Op.SIGMOID)
-    _op_HardSigmoid = lambda self, node, a: self._act(node, Op.HSIGMOID)
-    _op_HardSwish = lambda self, node, a: self._act(node, Op.HSWISH)
 
     def _op_LRN(self, node: onnx.NodeProto, a: dict[str, Any]) -> None:
         self.rt[node.output[0]] = self.emit(node, Op.LRN, [self.runtime(node, node.input[0])],
