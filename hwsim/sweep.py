@@ -416,9 +416,13 @@ def _dask(evaluator: Evaluator, sweep: Sweep, points: Sequence[Point], size: int
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster, timeout=CONNECT_TIMEOUT_S)
+        elif scheduler.endswith(".json"):      # the file `dask scheduler --scheduler-file` writes
+            if not Path(scheduler).is_file():
+                raise HwsimError(f"no such scheduler file {scheduler!r}")
+            client = Client(scheduler_file=scheduler, timeout=CONNECT_TIMEOUT_S)
         else:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-    except (OSError, TimeoutError, ValueError) as e:
+    except (OSError, TimeoutError, ValueError, json.JSONDecodeError) as e:
         if cluster is not None:
             cluster.close()
         where = f"Dask scheduler {scheduler}" if scheduler else "a local Dask cluster"

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="placement policies to sweep (default: naive)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: an embedded LocalCluster)")
+                   help="Dask scheduler address, e.g. tcp://10.0.0.5:8786, or the .json file of "
+                        "`dask scheduler --scheduler-file` (default: an embedded LocalCluster)")
     p.add_argument("--workers", type=int, default=2, metavar="N",
                    help="embedded cluster's worker processes, 1 thread each (default 2; 0 = serial, in-process)")
     p.add_argument("--chunk-size", type=int, default=None, metavar="N",

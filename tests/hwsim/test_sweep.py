@@ -310,7 +310,7 @@ def loopback_cluster(tmp_path_factory):
         procs.append(subprocess.Popen([dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
                                        "--nworkers", "1", "--no-dashboard", "--no-nanny"], env=env, cwd=d,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        yield address
+        yield address, sched_file
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -322,12 +322,29 @@ def loopback_cluster(tmp_path_factory):
 
 
 def test_sweep_through_a_real_scheduler_and_worker(tmp_path, loopback_cluster):
-    assert loopback_cluster.startswith("tcp://127.0.0.1:")
+    address, sched_file = loopback_cluster
+    assert address.startswith("tcp://127.0.0.1:")
     spec = make()
-    s = sweep.run(spec, tmp_path, FakeEvaluator(), scheduler=loopback_cluster)
-    rows = read_csv(tmp_path / "results.csv")
+    log = tmp_path / "calls.log"
+    s = sweep.run(spec, tmp_path / "a", FakeEvaluator(log=str(log)), scheduler=address)
+    rows = read_csv(tmp_path / "a" / "results.csv")
     assert s.points == len(rows) == 48 and s.evaluated + s.infeasible == 48 and s.evaluated > 0
     assert set(keys_of(spec, rows)) == {p.key() for p in spec.points()}
+    lines = log.read_text().splitlines()
+    pids = {ln.split("\t")[1] for ln in lines}
+    assert len(pids) == 1 and str(os.getpid()) not in pids  # ran in the one dask worker process
+    assert sum(ln.startswith("prepare") for ln in lines) == 2  # once per pl_ops value
+    # the scheduler file works as an address too; the worker process keeps its prepared models
+    s2 = sweep.run(make(grid=["accel.pp=2,4", 'accel.pl_ops=["conv","dwconv"]']), tmp_path / "b",
+                   FakeEvaluator(log=str(log)), scheduler=str(sched_file))
+    assert s2.evaluated == 2
+    assert sum(ln.startswith("prepare") for ln in log.read_text().splitlines()) == 2
+
+
+def test_missing_scheduler_file_is_an_error(tmp_path):
+    with pytest.raises(HwsimError, match="no such scheduler file"):
+        sweep.run(make(grid=["accel.pp=2,4"]), tmp_path / "out", FakeEvaluator(), scheduler=str(tmp_path / "s.json"))
+    assert not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------------------------------- CLI
