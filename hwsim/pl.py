@@ -8,11 +8,13 @@ Tiling (one layer -> an ordered list of ``TileSpec`` with the bytes each tile lo
 - CONV (and FC as a 1x1 conv): output row bands (full width when a band of input rows fits, else
   column strips), and output-channel chunks (multiples of ``ocp``) when the band's outputs do not
   fit.  Loop order: strip, band, chunk; a band's input stays resident while its chunks run, so
-  the input is loaded with the first chunk only and every chunk loads its own weights.  Grouped
-  convs run group by group.
+  the input is loaded with the first chunk only and every chunk loads its own weights (the
+  engine's re-streaming of activations per OCP group replays the on-chip input buffer, not DDR).
+  Grouped convs run group by group.
 - DW / MAXPOOL / AVGPOOL: channel groups (multiples of ``dw_channels``) x row bands that carry
   their k - stride halo rows, column strips when the width exceeds ``max_width``.
-- GAP: channel groups over the whole map.  ADD / SCALE: row bands of all channels (channel
+- GAP: channel groups over the whole map (at least one engine group per tile: the pool streams
+  through per-channel accumulators, so its input need not be resident).  ADD / SCALE: row bands of all channels (channel
   chunks if a row does not fit); ADD loads two operands, SCALE one plus its per-channel factors.
 - Loads are the exact input rows/columns the tile reads (halo included, padding excluded) plus
   the parameter block the RTL streams first: the activation LUT, weights and requantisation
