@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import hashlib
 import itertools
 import json
 import os
@@ -145,16 +144,18 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _source_hash() -> str:
-    """Hash of the generator sources (rtl/*.py): an edited engine never reuses a stale build."""
+def rtl_source_hash() -> str:
+    """Hash of the generator's sources (rtl/*.py that shape the Verilog): an edited engine never
+    reuses a stale build, while edits to goldens, cycle formulas or runners do not force rebuilds."""
     h = hashlib.sha256()
     for f in sorted((REPO / "rtl").glob("*.py")):
-        h.update(f.name.encode() + f.read_bytes())
+        if not f.name.startswith(("golden", "sim", "synth", "cycles")):
+            h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()[:8]
 
 
 def build_dir(p: PEArrayParams, sim: str) -> Path:
-    return BUILD_ROOT / f"{sim}-{params_hash(p)}-{_source_hash()}"
+    return BUILD_ROOT / f"{sim}-{params_hash(p)}-{rtl_source_hash()}"
 
 
 def _runner(p: PEArrayParams, sim: str, bdir: Path, compile: bool):
