@@ -322,12 +322,13 @@ def point_config(target: Target, keys: Sequence[str], values: Sequence[Any]) -> 
 
 
 def misfit(board: dict[str, Any], res: dict[str, float]) -> str:
-    """Why ``res`` does not fit the board (``""`` if it does): usable = amount x max_util."""
+    """Why ``res`` does not fit the board (``""`` if it does): each resource's utilisation must be
+    at most ``max_util`` (the rule ``rtl.synth.fit`` applies)."""
     util = float(board.get("max_util", 1.0))
     over = []
     for r in RESOURCES:
         avail = board.get(r)
-        if avail is not None and res.get(r) is not None and res[r] > avail * util:
+        if avail and res.get(r) is not None and res[r] / avail > util:
             over.append(f"{r} {res[r]:g} > {avail * util:g} ({util:.0%} of {avail:g})")
     return "; ".join(over)
 
