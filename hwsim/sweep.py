@@ -25,7 +25,9 @@ import io
 import itertools
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
@@ -405,6 +407,20 @@ def _serial(evaluator: Evaluator, sweep: Sweep, points: Sequence[Point], size: i
 
 
 @contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are spawned: they inherit it and then leave a terminal's
+    Ctrl-C (sent to the whole process group) to this process instead of dying with tracebacks."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextmanager
 def _dask(evaluator: Evaluator, sweep: Sweep, points: Sequence[Point], size: int | None,
           scheduler: str | None, workers: int) -> Iterator[Results]:
     import logging
@@ -414,8 +430,9 @@ def _dask(evaluator: Evaluator, sweep: Sweep, points: Sequence[Point], size: int
     cluster = None
     try:
         if scheduler is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+            with _sigint_ignored():   # Ctrl-C stops the driver, which shuts the workers down cleanly
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster, timeout=CONNECT_TIMEOUT_S)
         elif scheduler.endswith(".json"):      # the file `dask scheduler --scheduler-file` writes
             if not Path(scheduler).is_file():
