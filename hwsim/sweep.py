@@ -440,11 +440,14 @@ def _dask(evaluator: Evaluator, sweep: Sweep, points: Sequence[Point], size: int
             client = Client(scheduler_file=scheduler, timeout=CONNECT_TIMEOUT_S)
         else:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-    except (OSError, TimeoutError, ValueError, json.JSONDecodeError) as e:
+    except HwsimError:
+        raise
+    except Exception as e:     # noqa: BLE001 - refused, timed out, malformed, or not a Dask scheduler at all
         if cluster is not None:
             cluster.close()
         where = f"Dask scheduler {scheduler}" if scheduler else "a local Dask cluster"
-        raise HwsimError(f"cannot reach {where}: {_one_line(e)}") from None
+        hint = "" if isinstance(e, (OSError, TimeoutError)) else " (is a Dask scheduler listening there?)"
+        raise HwsimError(f"cannot reach {where}: {type(e).__name__}: {_one_line(e)}{hint}") from None
     futures = []
     try:
         if scheduler is not None:

@@ -1,8 +1,10 @@
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,6 +207,13 @@ def test_each_model_is_prepared_once_per_partition_key_not_per_point(tmp_path):
     assert sum(ln.startswith("evaluate") for ln in lines) > 100
 
 
+def test_progress_goes_to_stderr(tmp_path, capsys):
+    sweep.run(make(grid=["accel.pp=1,2,4,8"]), tmp_path, FakeEvaluator(), workers=0, chunk=2, progress=True)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "\rsweep: 2/4 points, " in err and "\rsweep: 4/4 points, " in err and " points/s, 0 s left" in err
+
+
 def test_existing_results_need_resume(tmp_path):
     spec = make(grid=["accel.pp=2,4"])
     sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
@@ -339,6 +348,33 @@ def test_sweep_through_a_real_scheduler_and_worker(tmp_path, loopback_cluster):
                    FakeEvaluator(log=str(log)), scheduler=str(sched_file))
     assert s2.evaluated == 2
     assert sum(ln.startswith("prepare") for ln in log.read_text().splitlines()) == 2
+
+
+def test_a_server_that_is_not_a_dask_scheduler_is_a_one_line_error(tmp_path):
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+
+    def answer_garbage():
+        srv.settimeout(10)
+        try:
+            conn, _ = srv.accept()
+            conn.sendall(b"\xff" * 64)
+            time.sleep(0.5)
+            conn.close()
+        except OSError:
+            pass
+
+    t = threading.Thread(target=answer_garbage, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(HwsimError, match=f"cannot reach Dask scheduler tcp://127.0.0.1:{port}") as e:
+            sweep.run(make(grid=["accel.pp=2,4"]), tmp_path / "out", FakeEvaluator(),
+                      scheduler=f"tcp://127.0.0.1:{port}")
+        assert "\n" not in str(e.value)
+    finally:
+        srv.close()
+        t.join(timeout=15)
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_scheduler_file_is_an_error(tmp_path):
