@@ -442,3 +442,23 @@ def test_cli_real_sweep_then_resume(tmp_path, capsys):
     s2 = json.loads(out)
     assert rc == 0 and (s2["new"], s2["resumed"]) == (0, 24) and s2["pareto"] == s["pareto"]
     assert len(read_csv(tmp_path / "results.csv")) == 24
+
+
+@needs_synth
+def test_real_evaluator_with_its_plan_cache_equals_a_fresh_estimate(tmp_path):
+    """The per-worker plan cache is keyed on what partition() reads: every cached point must give
+    exactly what a from-scratch hwsim.estimate gives (icp, pl_ops change the plan; ocp, clock do not)."""
+    from hwsim.estimate import estimate
+
+    sweep._PREPARED.clear()
+    grid = ["accel.icp=4,8", "accel.ocp=4,8", "accel.clock_mhz=100,200",
+            'accel.pl_ops=["conv","dwconv","add"],["conv","dwconv","global_avgpool","add"]']
+    ev = sweep.DefaultEvaluator()
+    spec = sweep.Sweep.create(["mobilenet_v3_small"], ["naive", "optimized"], grid, ev, input_size=128)
+    s = sweep.run(spec, tmp_path, ev, workers=0)
+    assert s.evaluated == s.points == 32
+    assert len(sweep._PREPARED) == 2 * 2 * 2          # policies x icp x pl_ops
+    for r in read_csv(tmp_path / "results.csv"):
+        sets = [f"{k}={r[k]}" for k in spec.keys]
+        e = estimate("mobilenet_v3_small", overrides=sets, input_size=128, policy=r["policy"])
+        assert (float(r["fps"]), float(r["latency_ms"])) == (e.fps, e.latency_ms), sets
