@@ -17,6 +17,8 @@ from .params import Mode, ParamError, PEArrayParams, TileSpec
 
 # rtl.depthwise.LATENCY: window, products and sum stages + rtl.postproc.PostProc's 5 stages
 DW_LATENCY = 8
+# rtl.depthwise.PIPE_STAGES: a group's parameters stay in use until its last step leaves the sum stage
+DW_PARAM_HOLD = 3
 
 
 def check_tile(p: PEArrayParams, t: TileSpec) -> None:
@@ -86,10 +88,12 @@ def _check_dw(p: PEArrayParams, t: TileSpec) -> None:
 
 
 def _dw_cycles(p: PEArrayParams, t: TileSpec) -> int:
-    """rtl.depthwise: the activation LUT (once), then per channel group its parameter block, one
-    window step per cycle over the (h+pad) x (w+pad) padded input (bottom/right padding steps take
-    no input), and a DW_LATENCY-cycle drain; the tile ends when its last output beat leaves,
-    DW_LATENCY cycles after the step that completes the last output window."""
+    """rtl.depthwise: the activation LUT (once), the first group's parameter block, then per channel
+    group one window step per cycle over the (h+pad) x (w+pad) padded input (bottom/right padding
+    steps take no input); the next group's block loads while the pipeline drains, and its first step
+    follows max(block beats, DW_PARAM_HOLD) cycles after the previous group's last.  The tile ends
+    when its last output beat leaves, DW_LATENCY cycles after the step that completes the last
+    output window."""
     from .golden_dw import block_beats, window
     from .golden_pw import lut_word_bytes
     k, stride, pad = window(t.mode, t.k, t.stride, t.pad)
@@ -99,5 +103,5 @@ def _dw_cycles(p: PEArrayParams, t: TileSpec) -> int:
     last_y = (t.out_h - 1) * stride + k - 1 - pad        # step of the last output window
     last_x = (t.out_w - 1) * stride + k - 1 - pad
     last_step = steps - 1 if t.mode == Mode.GAP else last_y * (t.w + pad) + last_x
-    return (1 + 256 // lut_word_bytes(p.in_bytes) + (groups - 1) * (blk + steps + DW_LATENCY)
-            + blk + last_step + DW_LATENCY + 1)
+    return (1 + 256 // lut_word_bytes(p.in_bytes) + blk + (groups - 1) * (steps + max(blk, DW_PARAM_HOLD))
+            + last_step + DW_LATENCY + 1)

@@ -21,7 +21,9 @@ Scheduling: the engine walks the padded input (h+pad) x (w+pad) steps per group 
 padding is free, the bottom/right padding rows/columns are real steps that consume no input), one
 step per cycle when the input has data and the pipeline may advance.  Every stage advances together
 when ``m`` can take a beat (``en = ~m.valid | m.ready``), so backpressure stalls the whole engine.
-Between groups the pipeline drains (``LATENCY`` cycles) before the next group's block is loaded.
+The next group's block loads into a shadow register while the previous group drains; it takes
+over once that group's last step has passed the sum stage, so consecutive groups are
+max(block beats, PIPE_STAGES) cycles apart.  After the tile's last step the pipeline drains.
 Exact cycle counts: ``rtl.cycles.tile_cycles``.
 """
 
@@ -95,6 +97,7 @@ class DepthwiseEngine(wiring.Component):
         gbase = Signal(13)                    # first channel of the current group
         first_group = Signal()
         pc = Signal(range(n_lut + tap_blk + 1))      # parameter beats taken in LOAD
+        since = Signal(range(PIPE_STAGES + 1))       # advancing cycles since the previous group's last step
         drain = Signal(range(LATENCY + 1))
         y = Signal(13)                        # step row / column in input coordinates (to h+pad-1)
         x = Signal(13)
@@ -104,17 +107,13 @@ class DepthwiseEngine(wiring.Component):
         cph = Signal(2)
         oyc = Signal(13)                      # output rows / columns emitted so far
         oxc = Signal(13)
-        preg = Signal(8 * pbytes)             # parameter block shift register (newest beat on top)
+        shadow = Signal(8 * pbytes)           # the next group's block, shifted in (newest beat on top)
+        preg = Signal(8 * pbytes)             # the running group's block
+        lane_mask = Signal(d)                 # the running group's lanes (ragged last group)
+        last_group = Signal()                 # the running group is the tile's last
 
-        rem = Signal(13)
-        lane_mask = Signal(d)
-        last_group = Signal()
-        m.d.comb += [
-            adv.eq(~pp.o_valid | self.m.ready),
-            rem.eq(cin - gbase),
-            last_group.eq(rem <= d),
-            lane_mask.eq(Mux(last_group, (Const(1, d + 1) << rem[:d.bit_length()]) - 1, (1 << d) - 1)),
-        ]
+        m.d.comb += adv.eq(~pp.o_valid | self.m.ready)
+        rem = cin - gbase                     # channels from the group being loaded on
         n_blk = Mux(mode == Mode.DW, tap_blk, Mux(mode == Mode.SCALE, block_beats(p, Mode.SCALE),
                                                  Mux(is_add, block_beats(p, Mode.ADD), block_beats(p, Mode.GAP))))
         n_load = Mux(first_group, n_lut + n_blk, n_blk)
@@ -136,19 +135,31 @@ class DepthwiseEngine(wiring.Component):
                         pad.eq(pe), clamp_lo.eq(c.clamp_lo), clamp_hi.eq(c.clamp_hi), lut_en.eq(c.lut_en),
                         oh.eq(Mux(se == 2, (c.h + 2 * pe - ke) >> 1, c.h + 2 * pe - ke) + 1),
                         ow.eq(Mux(se == 2, (c.w + 2 * pe - ke) >> 1, c.w + 2 * pe - ke) + 1),
-                        gbase.eq(0), first_group.eq(1), pc.eq(0),
+                        gbase.eq(0), first_group.eq(1), pc.eq(0), since.eq(PIPE_STAGES),
                     ]
                     m.next = "LOAD"
             with m.State("LOAD"):
-                m.d.comb += [self.busy.eq(1), self.s.ready.eq(1), pp.lut_we.eq(self.s.valid & lut_phase)]
-                with m.If(self.s.valid):
+                # The block goes into ``shadow`` while the previous group drains; it becomes the
+                # running block once the previous group's last step has left the sum stage
+                # (PIPE_STAGES advancing cycles: its taps and requantisation fields are consumed).
+                take = self.s.valid & (pc < n_load)
+                shadow_nxt = Mux(take & ~lut_phase, Cat(shadow[8 * nb:], self.s.payload.data), shadow)
+                complete = (pc == n_load) | take & (pc == n_load - 1)
+                free = (since == PIPE_STAGES) | (since == PIPE_STAGES - 1) & adv
+                m.d.comb += [self.busy.eq(1), self.s.ready.eq(pc < n_load), pp.lut_we.eq(take & lut_phase)]
+                m.d.sync += shadow.eq(shadow_nxt)
+                with m.If(take):
                     m.d.sync += pc.eq(pc + 1)
-                    with m.If(~lut_phase):
-                        m.d.sync += preg.eq(Cat(preg[8 * nb:], self.s.payload.data))
-                    with m.If(pc == n_load - 1):
-                        m.d.sync += [pc.eq(0), y.eq(0), x.eq(0), oyc.eq(0), oxc.eq(0),
-                                     ry.eq(pad - k + 1), rph.eq(0), cx.eq(pad - k + 1), cph.eq(0)]
-                        m.next = "RUN"
+                with m.If(adv & (since < PIPE_STAGES)):
+                    m.d.sync += since.eq(since + 1)
+                with m.If(complete & free):
+                    m.d.sync += [
+                        preg.eq(shadow_nxt), last_group.eq(rem <= d),
+                        lane_mask.eq(Mux(rem <= d, (Const(1, d + 1) << rem[:d.bit_length()]) - 1, (1 << d) - 1)),
+                        first_group.eq(0), pc.eq(0), y.eq(0), x.eq(0), oyc.eq(0), oxc.eq(0),
+                        ry.eq(pad - k + 1), rph.eq(0), cx.eq(pad - k + 1), cph.eq(0),
+                    ]
+                    m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [self.busy.eq(1), self.s.ready.eq(adv & need_in),
                              fire.eq(adv & (self.s.valid | ~need_in))]
@@ -160,24 +171,24 @@ class DepthwiseEngine(wiring.Component):
                             m.d.sync += rph.eq(Mux(rph == stride - 1, 0, rph + 1))
                             with m.If(rph == 0):
                                 m.d.sync += oyc.eq(oyc + 1)
-                        with m.If(y_end):
+                        with m.If(y_end & last_group):
                             m.d.sync += drain.eq(0)
                             m.next = "DRAIN"
+                        with m.Elif(y_end):
+                            m.d.sync += [gbase.eq(gbase + d), pc.eq(0), since.eq(0)]
+                            m.next = "LOAD"
                     with m.Else():
                         m.d.sync += [x.eq(x + 1), cx.eq(cx + 1)]
                         with m.If(cx >= 0):
                             m.d.sync += cph.eq(Mux(cph == stride - 1, 0, cph + 1))
                             with m.If(cph == 0):
                                 m.d.sync += oxc.eq(oxc + 1)
-            with m.State("DRAIN"):        # LATENCY advancing cycles flush the group's last step
+            with m.State("DRAIN"):        # LATENCY advancing cycles flush the tile's last step
                 m.d.comb += self.busy.eq(1)
                 with m.If(adv):
                     m.d.sync += drain.eq(drain + 1)
                     with m.If(drain == LATENCY - 1):
-                        m.d.sync += [gbase.eq(gbase + d), first_group.eq(0)]
-                        m.next = "LOAD"
-                        with m.If(last_group):
-                            m.next = "IDLE"
+                        m.next = "IDLE"
 
         # ---- line buffer: word at column x = the (km-1) rows above the step, lane-packed
         lb = Memory(shape=unsigned(8 * d * (km - 1)), depth=p.max_width, init=[])

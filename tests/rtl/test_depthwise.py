@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 
 from rtl import cycles
 from rtl.cycles import check_tile, tile_cycles
-from rtl.depthwise import LATENCY, DepthwiseEngine
+from rtl.depthwise import LATENCY, PIPE_STAGES, DepthwiseEngine
 from rtl.golden_dw import accumulate, dw_case, dw_tile_case, golden
 from rtl.params import Mode, ParamError, PEArrayParams, TileSpec
 from rtl.sim import run_amaranth
@@ -71,6 +71,17 @@ def test_stalls_keep_results(tile):
     assert r.out_beats == c.out_beats
     assert r.out_lasts[-1] == 1 and sum(r.out_lasts) == 1
     assert r.cycles > tile_cycles(P4, tile)
+
+
+@pytest.mark.parametrize("mode", [Mode.SCALE, Mode.ADD, Mode.DW], ids=lambda m: m.name)
+def test_group_handover_under_backpressure(mode):
+    """Many small channel groups (1-2 beat blocks) with output stalls of every phase: a group's
+    parameters must stay in place until its last step has left the sum stage."""
+    tile = TileSpec(mode, 22, 22, 2, 3, k=3, pad=1) if mode == Mode.DW else TileSpec(mode, 22, 22, 2, 2)
+    c = dw_case(P4, tile, np.random.default_rng(int(mode)), use_lut=False, clamp=(-128, 127))
+    for out_pause in [(0, 0, 1), (0, 1, 1, 0, 0), (1, 0, 0, 0, 1, 1, 1), (0, 0, 0, 1)]:
+        r = run_amaranth(DepthwiseEngine(P4), c, out_pause=out_pause)
+        assert r.out_beats == c.out_beats, out_pause
 
 
 def test_reset_mid_tile_then_clean_tile():
@@ -221,8 +232,9 @@ def test_golden_pixelwise_modes():
     assert y.tolist() == [[[40], [40]], [[40], [40]]]
 
 
-def test_latency_constant_matches_cycle_model():
+def test_latency_constants_match_cycle_model():
     assert LATENCY == cycles.DW_LATENCY
+    assert PIPE_STAGES == cycles.DW_PARAM_HOLD
 
 
 def test_cycle_formula_steady_state():
@@ -232,7 +244,7 @@ def test_cycle_formula_steady_state():
     assert b - a == 2 * (10 + 1)
     g1 = tile_cycles(P4, TileSpec(Mode.SCALE, 4, 4, 10, 10))
     g2 = tile_cycles(P4, TileSpec(Mode.SCALE, 8, 8, 10, 10))
-    assert g2 - g1 == 100 + 8 + 1        # one more group: pixels, drain, its one parameter beat
+    assert g2 - g1 == 100 + 3            # one more group: its pixels, its block loaded during the drain
 
 
 @pytest.mark.parametrize("p,tile,msg", [
