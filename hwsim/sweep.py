@@ -153,14 +153,6 @@ class Axis:
     key: str                      # "section.field"
     values: tuple[Any, ...]
 
-    @property
-    def section(self) -> str:
-        return self.key.partition(".")[0]
-
-    @property
-    def field(self) -> str:
-        return self.key.partition(".")[2]
-
 
 def parse_axis(spec: str, data: dict[str, dict[str, Any]]) -> Axis:
     """One ``--grid section.key=v1,v2,...``, checked against a loaded configuration's fields."""
@@ -379,7 +371,6 @@ def evaluate_chunk(evaluator: Evaluator, target: Target, keys: Sequence[str],
 
 # ---------------------------------------------------------------------------------- executors
 
-Chunks = Sequence[Sequence[Point]]
 Results = Iterator[tuple[Sequence[Point], list[dict[str, Any]], str]]
 
 
