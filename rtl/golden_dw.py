@@ -13,6 +13,8 @@ Every mode is bit-exact INT8 arithmetic followed by the shared post-processing s
                                                        practice: the packer repeats them per channel)
     out = requantize(acc, bias, mult, shift, clamp_lo, clamp_hi, lut)
 
+SCALE, GAP and ADD are pixel-wise: they ignore the tile's k, stride and pad (see ``window``).
+
 Stream packing (``B = params.in_bytes`` byte lanes per input beat, ``D = params.dw_channels``).
 Channels are processed in groups of D (group g = channels g*D .. g*D+D-1; in a ragged last group
 the unused lanes carry zeros in and come out as zeros).  The input stream of a tile is:

@@ -61,6 +61,20 @@ def test_mode_matches_golden_and_cycles(case):
     assert r.cycles == tile_cycles(p, tile)
 
 
+@pytest.mark.parametrize("tile", [TileSpec(Mode.DW, 5, 5, 9, 8, k=5, stride=2, pad=2),
+                                  TileSpec(Mode.DW, 3, 3, 6, 6, k=3, stride=1, pad=1),
+                                  TileSpec(Mode.SCALE, 5, 5, 4, 4), TileSpec(Mode.GAP, 3, 3, 4, 4),
+                                  TileSpec(Mode.ADD, 3, 3, 3, 3)], ids=lambda t: t.mode.name)
+def test_shipped_ultra96_instance(tile):
+    """The accelerator the default board ships with (hwsim/data/accels/ultra96v1_default.toml)."""
+    from hwsim.config import load
+    p = load("ultra96v1").pe
+    c = dw_case(p, tile, np.random.default_rng(5))
+    r = run_amaranth(DepthwiseEngine(p), c)
+    assert r.out_beats == c.out_beats
+    assert r.cycles == tile_cycles(p, tile)
+
+
 @pytest.mark.parametrize("tile", [TileSpec(Mode.DW, 5, 5, 6, 5, k=5, stride=2, pad=2),
                                   TileSpec(Mode.GAP, 5, 5, 3, 4),
                                   TileSpec(Mode.ADD, 5, 5, 3, 3)], ids=lambda t: t.mode.name)
@@ -145,7 +159,7 @@ def test_reset_mid_tile_then_clean_tile():
     assert seen["cycles"] == tile_cycles(p, t2)
 
 
-def test_back_to_back_tiles_share_one_lut_load_per_tile():
+def test_back_to_back_tiles():
     """Two tiles in a row on one engine instance: the second reloads its own LUT and taps."""
     p = P3
     rng = np.random.default_rng(11)
