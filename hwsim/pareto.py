@@ -91,7 +91,11 @@ def plot(rows: Sequence[Mapping[str, Any]], path: str | Path, *, limits: Mapping
         ax.set_xlabel(label)
         ax.set_ylabel("frames per second")
         ax.grid(True, alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    if rows:
+        axes[0][0].legend(fontsize=8)
+    else:
+        for ax in axes[0]:
+            ax.text(0.5, 0.5, "no feasible points", ha="center", va="center", transform=ax.transAxes)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -510,6 +510,9 @@ def _typed(row: dict[str, str]) -> dict[str, Any]:
     for k in (*METRICS, *RESOURCES, *(f"{b}_ms" for b in BREAKDOWN)):
         v = row.get(k, "")
         out[k] = float(v) if v not in ("", None) else None
+    for k in RESOURCES:     # counts stay integers where they are (bram36 may be half a block)
+        if out[k] is not None and out[k].is_integer():
+            out[k] = int(out[k])
     out["feasible"] = {"True": True, "False": False}.get(row.get("feasible", ""))
     return out
 

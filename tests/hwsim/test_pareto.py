@@ -56,3 +56,8 @@ def test_plot_writes_a_png(tmp_path):
         r["lut"] = r["dsp"] * 100
     pareto.plot(data, tmp_path / "p.png", limits={"dsp": 306, "lut": 59976}, title="t")
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_of_no_points_still_writes_a_png(tmp_path, recwarn):
+    pareto.plot([], tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG" and not recwarn.list
