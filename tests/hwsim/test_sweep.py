@@ -250,6 +250,21 @@ def test_resume_with_a_wider_grid_only_runs_the_new_points(tmp_path):
     assert (s.resumed, s.new, s.points) == (2, 1, 3)
 
 
+def test_resume_with_the_grid_flags_in_another_order_runs_nothing_new(tmp_path):
+    sweep.run(make(grid=["accel.pp=2,4", "accel.icp=4,8"]), tmp_path, FakeEvaluator(), workers=0)
+    s = sweep.run(make(grid=["accel.icp=4,8", "accel.pp=2,4"]), tmp_path, FakeEvaluator(), workers=0, resume=True)
+    assert (s.resumed, s.new, s.points, s.evaluated) == (4, 0, 4, 4)
+
+
+def test_a_point_the_pe_array_cannot_be_built_for_is_a_failed_row_not_an_abort(tmp_path):
+    s = sweep.run(make(grid=["accel.dw_kernels=[3],[]", "accel.pp=2,4"]), tmp_path, FakeEvaluator(), workers=0)
+    assert (s.points, s.evaluated, s.infeasible, s.failed) == (4, 2, 0, 2)
+    bad = [r for r in read_csv(tmp_path / "results.csv") if r["accel.dw_kernels"] == "[]"]
+    assert len(bad) == 2 and all("dw_kernels must be a non-empty list" in r["error"] and r["feasible"] == ""
+                                 for r in bad)
+    assert list(s.errors.values()) == [2]
+
+
 def test_resume_drops_a_torn_last_line(tmp_path):
     spec = make(grid=["accel.pp=2,4,1"])
     sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
