@@ -84,8 +84,18 @@ def _graph(source: str, input_size: int | None) -> Any:
     return load_model(source, input_size)
 
 
+BRAM36_BYTES = 4096     # a RAMB36E2 holds 4 KiB of bytes (4K x 9 or 512 x 72 with parity unused; UG573)
+
+
+def activation_buffer_bram36(accel: dict[str, Any]) -> int:
+    """Block RAMs of the input and output activation buffers (``accel.ibuf_kib``/``obuf_kib``),
+    which sit outside the PE-array core that ``rtl.synth.estimate`` counts."""
+    return sum(math.ceil(float(accel[k]) * 1024 / BRAM36_BYTES) for k in ("ibuf_kib", "obuf_kib") if k in accel)
+
+
 class DefaultEvaluator:
-    """The real thing: ``rtl.synth.estimate`` for resources, ``mapper`` + ``hwsim.estimate`` for fps."""
+    """The real thing: resources of the PE-array core (``rtl.synth.estimate``) plus its activation
+    buffers' block RAM, and ``mapper`` + ``hwsim.estimate`` for the frame rate."""
 
     def check(self, models: Sequence[str], input_size: int | None) -> None:
         for m in models:
@@ -98,7 +108,9 @@ class DefaultEvaluator:
 
     def resources(self, cfg: Config) -> dict[str, float]:
         from rtl.synth import estimate
-        return estimate(cfg.pe)
+        res = dict(estimate(cfg.pe))
+        res["bram36"] += activation_buffer_bram36(cfg.accel)
+        return res
 
     def prepare_key(self, model: str, policy: str, cfg: Config, input_size: int | None) -> Hashable:
         return model, input_size, policy, tuple(_frozen(cfg.accel.get(f)) for f in PARTITION_FIELDS)

@@ -473,6 +473,13 @@ def test_real_evaluator_with_its_plan_cache_equals_a_fresh_estimate(tmp_path):
     spec = sweep.Sweep.create(["mobilenet_v3_small"], ["naive", "optimized"], grid, ev, input_size=128)
     s = sweep.run(spec, tmp_path, ev, workers=0)
     assert s.evaluated == s.points == 32
+    from rtl.synth import estimate as synth
+    cfg = load()
+    core = synth(cfg.pe)["bram36"]
+    # the default's 128 KiB input + 64 KiB output buffers are 32 + 16 block RAMs on top of the core
+    assert sweep.activation_buffer_bram36(cfg.accel) == 48
+    assert {float(r["bram36"]) for r in read_csv(tmp_path / "results.csv") if r["accel.icp"] == "8"
+            and r["accel.ocp"] == "8"} == {core + 48}
     assert len(sweep._PREPARED) == 2 * 2 * 2          # policies x icp x pl_ops
     for r in read_csv(tmp_path / "results.csv"):
         sets = [f"{k}={r[k]}" for k in spec.keys]
