@@ -557,6 +557,14 @@ class Summary:
                 f"{f' ({why})' if why else ''}, {self.failed} failed; {self.new} new in {self.elapsed_s:.1f} s "
                 f"({rate} points/s), {self.resumed} resumed -> {self.out}")
 
+    def error_lines(self, most: int = 5) -> list[str]:
+        """The commonest reasons points failed (not infeasible: they could not be evaluated)."""
+        top = sorted(self.errors.items(), key=lambda kv: -kv[1])
+        out = [f"  failed ({n} points): {msg}" for msg, n in top[:most]]
+        if len(top) > most:
+            out.append(f"  ... {len(top) - most} more failure reasons in {self.out / 'summary.json'}")
+        return out
+
     def front_lines(self, keys: Sequence[str], per_model: int = 10) -> list[str]:
         """The Pareto rows, best fps first, at most ``per_model`` per model."""
         out = ["Pareto front (max fps, min DSP and LUT) per model:"] if self.pareto else []

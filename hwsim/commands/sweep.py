@@ -54,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary.to_json())
         return 0
     print(summary.line())
-    for line in summary.front_lines(spec.keys):
+    for line in summary.error_lines() + summary.front_lines(spec.keys):
         print(line)
     return 0

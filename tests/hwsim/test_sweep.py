@@ -263,6 +263,7 @@ def test_a_point_the_pe_array_cannot_be_built_for_is_a_failed_row_not_an_abort(t
     assert len(bad) == 2 and all("dw_kernels must be a non-empty list" in r["error"] and r["feasible"] == ""
                                  for r in bad)
     assert list(s.errors.values()) == [2]
+    assert len(s.error_lines()) == 1 and s.error_lines()[0].startswith("  failed (2 points): ")
 
 
 def test_resume_drops_a_torn_last_line(tmp_path):
