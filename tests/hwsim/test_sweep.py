@@ -486,3 +486,17 @@ def test_real_evaluator_with_its_plan_cache_equals_a_fresh_estimate(tmp_path):
         sets = [f"{k}={r[k]}" for k in spec.keys]
         e = estimate("mobilenet_v3_small", overrides=sets, input_size=128, policy=r["policy"])
         assert (float(r["fps"]), float(r["latency_ms"])) == (e.fps, e.latency_ms), sets
+
+
+@needs_synth
+def test_cli_default_embedded_cluster_gives_the_serial_results(tmp_path, capsys):
+    argv = ["mobilenet_v3_small", "--input-size", "128", "--grid", "accel.pp=2,4", "--grid", "accel.icp=4,8",
+            "--grid", "accel.clock_mhz=150,300", "--policy", "naive,optimized", "--json"]
+    rc, out, err = hwsim(capsys, *argv, "--out", str(tmp_path / "dask"))       # default: 2 worker processes
+    assert rc == 0, err
+    rc, out0, err = hwsim(capsys, *argv, "--out", str(tmp_path / "serial"), "--workers", "0")
+    assert rc == 0, err
+    a, b = json.loads(out), json.loads(out0)
+    assert a["points"] == 16 and a["evaluated"] == b["evaluated"] > 0 and a["pareto"] == b["pareto"]
+    rows = {tuple(r.values()) for r in read_csv(tmp_path / "dask" / "results.csv")}
+    assert rows == {tuple(r.values()) for r in read_csv(tmp_path / "serial" / "results.csv")}
