@@ -24,7 +24,9 @@ when ``m`` can take a beat (``en = ~m.valid | m.ready``), so backpressure stalls
 The next group's block loads into a shadow register while the previous group drains; it takes
 over once that group's last step has passed the sum stage, so consecutive groups are
 max(block beats, PIPE_STAGES) cycles apart.  After the tile's last step the pipeline drains.
-Exact cycle counts: ``rtl.cycles.tile_cycles``.
+Exact cycle counts: ``rtl.cycles.tile_cycles``.  ``busy`` falls the cycle after the drain: right
+after the ``last`` beat, unless a stride leaves trailing input rows/columns that no window uses
+(they are still consumed, so ``busy`` stays high for those steps).
 """
 
 from __future__ import annotations
