@@ -336,6 +336,9 @@ def loopback_cluster(tmp_path_factory):
         procs.append(subprocess.Popen([dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
                                        "--nworkers", "1", "--no-dashboard", "--no-nanny"], env=env, cwd=d,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+        with Client(address, timeout=30) as c:      # a loaded machine may take a while to start it
+            c.wait_for_workers(1, timeout=60)
         yield address, sched_file
     finally:
         for p in reversed(procs):
