@@ -42,13 +42,14 @@ def tile_cycles(p: PEArrayParams, t: TileSpec) -> int:
     if t.mode == Mode.CONV:
         # rtl/pointwise.py (proven by tests/rtl/test_cocotb_conv.py): the LUT block, then per
         # output-channel group (activations re-streamed): S weight entries of ceil(ICP*OCP/B) beats,
-        # ceil(8*OCP/B) quantisation beats, one activation beat per reduction step, and the pipeline
-        # drain (accept, multiply, adder tree, accumulate, 5 post-processing stages = 9 cycles).
+        # ceil(8*OCP/B) quantisation beats, one activation beat per reduction step, pixel groups
+        # post-processed one pixel per cycle (a group every max(S, PP) cycles), then the drain.
         b = p.in_bytes
         steps = ceil(t.cin * t.k * t.k / p.icp)
+        groups = ceil(t.h * t.w / p.pp)
         lut_beats = 256 // (1 << (min(b, 256).bit_length() - 1))
-        per_group = (steps * ceil(p.icp * p.ocp / b) + ceil(8 * p.ocp / b)
-                     + ceil(t.h * t.w / p.pp) * steps + 9)
+        per_group = (steps * ceil(p.icp * p.ocp / b) + ceil(8 * p.ocp / b) + steps
+                     + (groups - 1) * max(steps, p.pp) + p.pp + 10)
         return 1 + lut_beats + ceil(t.cout / p.ocp) * per_group
     return _dw_cycles(p, t)
 

@@ -5,7 +5,11 @@ output pixels with a reduction of ``R = k * k * cin`` (the data mover streams ea
 receptive field tap-major then channels, so a k x k conv is just a longer reduction).  Each cycle
 it takes one reduction step: PP pixels x ICP reduction lanes against ICP x OCP weights, adding
 into PP x OCP accumulators of ``acc_width`` bits.  After ``S = ceil(R / ICP)`` steps a pixel group
-is done and goes through ``rtl.postproc.PostProc``.
+is done: it is parked and fed to ``rtl.postproc.PostProc`` one pixel (OCP lanes) per cycle, and
+PP post-processed pixels make one output beat.  Post-processing is costly in LUTs (its 33 x 16-bit
+requantisation multiplier is built from adders to leave every DSP48E2 to the MACs), so it is
+OCP lanes wide, not PP x OCP: a pixel group takes max(S, PP) cycles, i.e. the array runs at full
+rate whenever the reduction has at least PP steps.
 
 Output channels beyond OCP: the tile runs ``ceil(cout / OCP)`` output-channel groups one after
 the other; every group brings its own weights and quantisation parameters and the activations are
@@ -14,15 +18,17 @@ streamed again (the weight buffer holds one group: ``S <= wbuf_depth``).
 Stream packing: see ``rtl.golden_pw`` (activation LUT; then per group: weights, quantisation
 records, activations).  Timeline with unstalled streams (cycle 0 = ``start``)::
 
-    1 .. LB                      LUT beats (always present; ignored unless cfg.lut_en)
-    per group: S*WPB weight beats, QB quantisation beats, G*S activation beats (one per cycle),
-               then the last output beat PIPE cycles after the last activation beat; the next
-               group's first weight beat follows on the next cycle.
+    1 .. LB          LUT beats (always present; ignored unless cfg.lut_en)
+    per group:       S*WPB weight beats, QB quantisation beats, then G*S activation beats; pixel
+                     group j reaches post-processing at L_j = L_0 + j*max(S, PP) with
+                     L_0 = (first activation cycle) + S + 3; the group's last output beat is
+                     transferred at L_(G-1) + PP + 6 and the next group starts on the next cycle
 
-so ``tile_cycles = 1 + LB + NG * (S*WPB + QB + G*S + PIPE)`` (``rtl.cycles``).  Pipeline:
-accept beat + weight-buffer read | products | adder tree | accumulate | PostProc (5) -> m.
-All stages advance together on ``en = ~m.valid | m.ready``; ``s.ready`` follows ``en`` while
-activations stream, so backpressure on ``m`` stalls the input in the same cycle.
+so ``tile_cycles = 1 + LB + NG * (S*WPB + QB + S + (G-1)*max(S, PP) + PP + 10)`` (``rtl.cycles``).
+Pipeline: accept beat + weight-buffer read | products | adder tree | accumulate | park |
+PostProc (5) | output beat.  ``en = ~m.valid | m.ready`` advances post-processing and the
+output; the array (and ``s.ready``) advances on ``en`` unless a finished group must wait for the
+serialiser, so backpressure on ``m`` stalls the input in the same cycle.
 """
 
 from __future__ import annotations
@@ -38,7 +44,6 @@ from .layout import LayerConfig, in_beat, out_beat
 from .params import PEArrayParams
 from .postproc import BIAS_WIDTH, MULT_WIDTH, SHIFT_WIDTH, PostProc, lut_word_bytes, mul_shift_add
 
-PIPE = 4 + PostProc.LATENCY     # last activation beat accepted -> its output beat transferred
 QREC = 8                        # bytes per channel quantisation record
 
 
@@ -71,7 +76,7 @@ class PointwiseArray(wiring.Component):
         LW = lut_word_bytes(B)
         E = ICP * OCP                              # bytes per weight entry
 
-        m.submodules.post = post = PostProc(PP * OCP, p.acc_width, LW)
+        m.submodules.post = post = PostProc(OCP, p.acc_width, LW)
 
         # ---- latched configuration and derived sizes
         cin = self.cfg.cin
@@ -109,7 +114,8 @@ class PointwiseArray(wiring.Component):
         mult = Signal(data.ArrayLayout(unsigned(MULT_WIDTH), OCP))
         shift = Signal(data.ArrayLayout(unsigned(SHIFT_WIDTH), OCP))
 
-        en = Signal()
+        en = Signal()                                      # output register free: post-processing advances
+        en_arr = Signal()                                  # the array (input, stages 1-4) advances
         m.d.comb += en.eq(~self.m.valid | self.m.ready)
         take = Signal()                                    # an input beat is accepted this cycle
         m.d.comb += take.eq(self.s.valid & self.s.ready)
@@ -119,8 +125,8 @@ class PointwiseArray(wiring.Component):
         pmask1 = Signal(PP)
         x1 = Signal(8 * PP * ICP)
         act_take = Signal()
-        m.d.comb += [wrd.en.eq(en), wrd.addr.eq(step)]
-        with m.If(en):
+        m.d.comb += [wrd.en.eq(en_arr), wrd.addr.eq(step)]
+        with m.If(en_arr):
             m.d.sync += [v1.eq(act_take), first1.eq(rpos == 0), last1.eq(last_step),
                          lastpix1.eq(last_pix), x1.eq(self.s.payload.data[:8 * PP * ICP]),
                          pmask1.eq(Cat(*[pbase + i < n_total for i in range(PP)]))]
@@ -131,7 +137,7 @@ class PointwiseArray(wiring.Component):
         pmask2 = Signal(PP)
         prod = [[[Signal(signed(16), name=f"prod_{a}_{i}_{o}") for o in range(OCP)] for i in range(ICP)]
                 for a in range(PP)]
-        with m.If(en):
+        with m.If(en_arr):
             m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1), lastpix2.eq(lastpix1), pmask2.eq(pmask1)]
             for a in range(PP):
                 for i in range(ICP):
@@ -144,7 +150,7 @@ class PointwiseArray(wiring.Component):
         pmask3 = Signal(PP)
         tw = 16 + (ICP - 1).bit_length()
         tsum = [[Signal(signed(tw), name=f"tsum_{a}_{o}") for o in range(OCP)] for a in range(PP)]
-        with m.If(en):
+        with m.If(en_arr):
             m.d.sync += [v3.eq(v2), first3.eq(first2), last3.eq(last2), lastpix3.eq(lastpix2), pmask3.eq(pmask2)]
             for a in range(PP):
                 for o in range(OCP):
@@ -158,29 +164,62 @@ class PointwiseArray(wiring.Component):
         done4, lastpix4 = Signal(), Signal()
         pmask4 = Signal(PP)
         acc = [[Signal(signed(p.acc_width), name=f"acc_{a}_{o}") for o in range(OCP)] for a in range(PP)]
-        with m.If(en):
+        with m.If(en_arr):
             m.d.sync += [done4.eq(v3 & last3), lastpix4.eq(lastpix3), pmask4.eq(pmask3)]
             with m.If(v3):
                 for a in range(PP):
                     for o in range(OCP):
                         m.d.sync += acc[a][o].eq(Mux(first3, 0, acc[a][o]) + tsum[a][o])
 
+        # ---- serialiser: a finished pixel group is parked and fed to post-processing one pixel
+        # (OCP lanes) per cycle; the array waits only if the next group finishes within PP cycles
+        park = [[Signal(signed(p.acc_width), name=f"park_{a}_{o}") for o in range(OCP)] for a in range(PP)]
+        park_mask = Signal(PP)
+        park_last = Signal()
+        ser_busy = Signal()
+        ser_idx = Signal(range(PP))
+        ser_free = ~ser_busy | (ser_idx == PP - 1)          # free now, or after this cycle's pixel
+        m.d.comb += en_arr.eq(en & ~(done4 & ~ser_free))
+        with m.If(en):
+            with m.If(ser_busy):
+                m.d.sync += [ser_idx.eq(ser_idx + 1), park_mask.eq(park_mask >> 1)]
+                for a in range(PP - 1):
+                    for o in range(OCP):
+                        m.d.sync += park[a][o].eq(park[a + 1][o])
+                with m.If(ser_idx == PP - 1):
+                    m.d.sync += [ser_busy.eq(0), ser_idx.eq(0)]
+            with m.If(done4 & ser_free):
+                m.d.sync += [ser_busy.eq(1), ser_idx.eq(0), park_mask.eq(pmask4), park_last.eq(lastpix4)]
+                for a in range(PP):
+                    for o in range(OCP):
+                        m.d.sync += park[a][o].eq(acc[a][o])
+
         omask = Cat(*[ocbase + o < cout for o in range(OCP)])
         m.d.comb += [
-            post.en.eq(en), post.i_valid.eq(done4), post.i_last.eq(lastpix4),
+            post.en.eq(en), post.i_valid.eq(ser_busy), post.i_last.eq(park_last & (ser_idx == PP - 1)),
             post.clamp_lo.eq(clamp_lo), post.clamp_hi.eq(clamp_hi), post.lut_en.eq(lut_en),
         ]
-        for a in range(PP):
-            for o in range(OCP):
-                ln = a * OCP + o
-                m.d.comb += [post.i_acc[ln].eq(acc[a][o]), post.i_bias[ln].eq(bias[o]),
-                             post.i_mult[ln].eq(mult[o]), post.i_shift[ln].eq(shift[o]),
-                             post.i_mask[ln].eq(pmask4[a] & omask[o])]
-        m.d.comb += [self.m.valid.eq(post.o_valid),
-                     self.m.payload.data.eq(Cat(*[post.o_data[ln] for ln in range(PP * OCP)])),
-                     self.m.payload.last.eq(post.o_last & last_grp)]
-        if OB > PP * OCP:
-            m.d.comb += self.m.payload.data[8 * PP * OCP:].eq(0)
+        for o in range(OCP):
+            m.d.comb += [post.i_acc[o].eq(park[0][o]), post.i_bias[o].eq(bias[o]),
+                         post.i_mult[o].eq(mult[o]), post.i_shift[o].eq(shift[o]),
+                         post.i_mask[o].eq(park_mask[0] & omask[o])]
+
+        # ---- output: PP post-processed pixels assembled into one beat (the m register)
+        pix = Cat(*[post.o_data[o] for o in range(OCP)])
+        asm = Signal(8 * OCP * (PP - 1))                   # pixels 0 .. PP-2 of the beat in progress
+        asm_idx = Signal(range(PP))
+        grp_done = Signal()                                # the m beat ends its pixel groups
+        with m.If(self.m.valid & self.m.ready):
+            m.d.sync += self.m.valid.eq(0)
+        with m.If(en & post.o_valid):
+            with m.If(asm_idx == PP - 1):
+                m.d.sync += [asm_idx.eq(0), self.m.valid.eq(1), grp_done.eq(post.o_last),
+                             self.m.payload.data.eq(Cat(asm, pix)),
+                             self.m.payload.last.eq(post.o_last & last_grp)]
+            with m.Else():
+                m.d.sync += [asm_idx.eq(asm_idx + 1)]
+                if PP > 1:
+                    m.d.sync += asm.eq(Cat(asm[8 * OCP:], pix))
 
         # ---- control
         m.d.comb += [post.lut_waddr.eq(lutaddr), post.lut_wdata.eq(self.s.payload.data[:8 * LW]),
@@ -223,7 +262,7 @@ class PointwiseArray(wiring.Component):
                             m.d.sync += [bias[o].eq(rec[0:32]), mult[o].eq(rec[32:48]), shift[o].eq(rec[48:54])]
                         m.next = "ACT"
             with m.State("ACT"):
-                m.d.comb += [self.busy.eq(1), self.s.ready.eq(en), act_take.eq(take)]
+                m.d.comb += [self.busy.eq(1), self.s.ready.eq(en_arr), act_take.eq(take)]
                 with m.If(take):
                     m.d.sync += [step.eq(step + 1), rpos.eq(rpos + ICP)]
                     with m.If(last_step):
@@ -232,7 +271,7 @@ class PointwiseArray(wiring.Component):
                             m.next = "DRAIN"
             with m.State("DRAIN"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(self.m.valid & self.m.ready & post.o_last):
+                with m.If(self.m.valid & self.m.ready & grp_done):
                     m.d.sync += [pbase.eq(0), ocbase.eq(ocbase + OCP)]
                     with m.If(last_grp):
                         m.next = "IDLE"

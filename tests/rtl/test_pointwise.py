@@ -50,6 +50,17 @@ def test_conv_unstalled_matches_golden_and_cycles(p, tile):
     assert res.cycles == tile_cycles(p, tile)
 
 
+WIDE = PEArrayParams(pp=4, icp=2, ocp=3, dw_channels=2, wbuf_depth=32)
+
+
+@pytest.mark.parametrize("cin", [1, 3, 5, 7, 9])
+def test_conv_serialised_post_processing_cycles(cin):
+    """PP = 4 pixels share OCP post-processing lanes: S = 1..5 steps around S = PP."""
+    tile = TileSpec(Mode.CONV, cin=cin * WIDE.icp // 2, cout=4, h=3, w=3, k=1)
+    _, res = _check(WIDE, tile, seed=cin)
+    assert res.cycles == tile_cycles(WIDE, tile)
+
+
 def test_conv_with_backpressure_and_gaps():
     tile = TileSpec(Mode.CONV, cin=6, cout=6, h=3, w=2, k=1)
     case, res = _check(SMALL, tile, seed=5, in_pause=(0, 1, 0, 0, 1, 1), out_pause=(1, 0, 1, 1, 0))

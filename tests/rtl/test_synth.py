@@ -1,0 +1,111 @@
+"""Synthesis: Yosys maps an INT8 MAC to one DSP48E2, the analytic estimate agrees with Yosys on a
+small instance, and the commands report fit / refuse arrays that cannot fit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from amaranth.back import verilog
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hwsim.cli import main
+from hwsim.config import load
+from rtl.synth import count, estimate, fit, parse_stat, synthesize, yosys_command
+
+from .conftest import CONFIGS
+
+
+class _Mac(wiring.Component):
+    def __init__(self):
+        super().__init__({"a": In(signed(8)), "b": In(signed(8)), "acc": Out(signed(32))})
+
+    def elaborate(self, platform):
+        m = Module()
+        prod = Signal(signed(16))
+        m.d.sync += [prod.eq(self.a * self.b), self.acc.eq(self.acc + prod)]
+        return m
+
+
+def test_int8_mac_is_one_dsp48e2(tmp_path):
+    (tmp_path / "mac.v").write_text(verilog.convert(_Mac(), name="mac"))
+    run = subprocess.run(yosys_command() + ["-q", "-p", "read_verilog mac.v; synth_xilinx -family xcup -top mac; "
+                                            "tee -o stat.txt stat"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    res = count(parse_stat((tmp_path / "stat.txt").read_text()))
+    assert res["dsp"] == 1
+
+
+def test_parse_stat_counts_luts_lutram_ffs_and_brams():
+    text = """
+   Number of cells:                 9
+     DSP48E2                         3
+     FDRE                           10
+     FDSE                            2
+     LUT2                            4
+     LUT6                            5
+     RAM32M16                        2
+     RAMB18E2                        3
+     RAMB36E2                        1
+"""
+    assert count(parse_stat(text)) == {"dsp": 3, "lut": 4 + 5 + 16, "ff": 12, "bram36": 2.5}
+
+
+def test_estimate_matches_yosys_on_a_small_instance():
+    p = CONFIGS["pp2-icp4-ocp4-dw2"]
+    syn = synthesize(p)           # cached in build/synth after the first run (about two minutes)
+    est = estimate(p)
+    assert est["dsp"] == syn["dsp"] == p.multipliers
+    assert est["bram36"] == syn["bram36"]
+    for k in ("lut", "ff"):
+        assert abs(est[k] - syn[k]) <= 0.2 * syn[k], f"{k}: estimate {est[k]}, Yosys {syn[k]}"
+
+
+def test_fit_against_the_device():
+    board = load().board
+    ok = fit(estimate(load().pe), board)
+    assert ok["fits"] and ok["util"]["dsp"] <= board["max_util"]
+    big = fit({"dsp": 340, "lut": 1000, "ff": 1000, "bram36": 10}, board)
+    assert not big["fits"] and big["over"] == ["dsp"]
+
+
+def test_synth_command_estimate_json(capsys):
+    assert main(["synth", "--estimate-only", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["device"] == "ZU3EG" and out["fits"] is True
+    assert out["dsp"] == load().pe.multipliers
+    assert {"device", "dsp", "lut", "ff", "bram36", "fits"} <= set(out)
+
+
+def test_synth_command_marginal_array_does_not_fit(capsys):
+    assert main(["synth", "--estimate-only", "--json", "--set", "accel.dw_channels=3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dsp"] == 256 + 75 and out["fits"] is False
+
+
+def test_synth_command_refuses_an_array_larger_than_the_device(capsys):
+    assert main(["synth", "--set", "accel.pp=8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hwsim: error:") and "562 DSP48E2" in err and "\n" not in err
+
+
+def test_rtl_command_writes_verilog(tmp_path, capsys):
+    assert main(["rtl", "--out", str(tmp_path), "--json", "--set", "accel.pp=1", "--set", "accel.icp=4",
+                 "--set", "accel.ocp=4", "--set", "accel.dw_channels=2", "--set", "accel.wbuf_depth=64"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    top = (tmp_path / "layer_engine.v").read_text()
+    for port in ("s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "s_axis_tlast", "m_axis_tdata",
+                 "m_axis_tlast", "cfg_mode", "start", "busy"):
+        assert port in top
+    assert "module layer_engine_core" in (tmp_path / "layer_engine_core.v").read_text()
+    assert info["in_bytes"] == 4 and info["multipliers"] == 16 + 50
+
+
+def test_rtl_command_bad_out(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert main(["rtl", "--out", str(f)]) == 2
+    assert "not a directory" in capsys.readouterr().err
