@@ -434,8 +434,11 @@ def _dask(evaluator: Evaluator, sweep: Sweep, points: Sequence[Point], size: int
     try:
         if scheduler is None:
             with _sigint_ignored():   # Ctrl-C stops the driver, which shuts the workers down cleanly
+                # No dashboard; the scheduler's HTTP endpoint (always started) on a free loopback port,
+                # not 8787, which another cluster on a shared machine may hold.
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                       scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
             client = Client(cluster, timeout=CONNECT_TIMEOUT_S)
         elif scheduler.endswith(".json"):      # the file `dask scheduler --scheduler-file` writes
             if not Path(scheduler).is_file():
@@ -449,7 +452,8 @@ def _dask(evaluator: Evaluator, sweep: Sweep, points: Sequence[Point], size: int
         if cluster is not None:
             cluster.close()
         where = f"Dask scheduler {scheduler}" if scheduler else "a local Dask cluster"
-        hint = "" if isinstance(e, (OSError, TimeoutError)) else " (is a Dask scheduler listening there?)"
+        hint = ("" if scheduler is None or isinstance(e, (OSError, TimeoutError))
+                else " (is a Dask scheduler listening there?)")
         raise HwsimError(f"cannot reach {where}: {type(e).__name__}: {_one_line(e)}{hint}") from None
     futures = []
     try:

@@ -326,8 +326,8 @@ def loopback_cluster(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     dask = str(Path(sys.executable).parent / "dask")
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(sched_file)], env=env, cwd=d,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+                               "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file)],
+                              env=env, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         deadline = time.monotonic() + 30
         while not sched_file.exists() and time.monotonic() < deadline:
