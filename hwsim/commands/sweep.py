@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786, or the .json file of "
                         "`dask scheduler --scheduler-file` (default: an embedded LocalCluster)")
     p.add_argument("--workers", type=int, default=2, metavar="N",
-                   help="embedded cluster's worker processes, 1 thread each (default 2; 0 = serial, in-process; ignored with --scheduler)")
+                   help="embedded cluster's worker processes, 1 thread each "
+                        "(default 2; 0 = serial, in-process; ignored with --scheduler)")
     p.add_argument("--chunk-size", type=int, default=None, metavar="N",
                    help="points per Dask task (default: about 4 tasks per worker, at most 50 points)")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping points done")

@@ -442,7 +442,8 @@ def test_cli_never_overwrites_results(tmp_path, capsys):
 @needs_synth
 def test_cli_real_sweep_then_resume(tmp_path, capsys):
     argv = ["mobilenet_v2", "--grid", "accel.pp=2,4,8", "--grid", "accel.clock_mhz=100,200",
-            "--grid", 'accel.pl_ops=["conv","dwconv","add"],["conv","dwconv","maxpool","avgpool","global_avgpool","add"]',
+            "--grid", 'accel.pl_ops=["conv","dwconv","add"],'
+                      '["conv","dwconv","maxpool","avgpool","global_avgpool","add"]',
             "--policy", "naive,optimized", "--workers", "0", "--out", str(tmp_path), "--json"]
     rc, out, err = hwsim(capsys, *argv)
     assert rc == 0, err
