@@ -4,11 +4,16 @@ A pass is one function ``pass_(g) -> bool`` that rewrites ``g`` in place and say
 changed anything; ``prepare`` copies the graph and repeats the standard pipeline until nothing
 changes.  Analyses (``find_se_blocks``) only read the graph.  Every pass keeps the graph valid
 (topological order, shapes) and never changes the MACs of conv/dwconv/fc nodes.
+
+Each pass is a local rewrite (``_fold_batchnorm(g, node, links)`` ...) swept over the nodes of the
+kinds it can rewrite until nothing changes.  The rewrites only remove nodes, rewire readers to a
+tensor of the same shape and relabel a node without changing its output shape, so no tensor ever
+changes shape; and they keep the producer/reader links (``_Links``) up to date themselves, so a
+whole pipeline costs time linear in the graph's size.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -37,19 +42,22 @@ def op_kinds(kinds: Iterable[Op | str]) -> frozenset[Op]:
 
 
 class _Links:
-    """Who produces and who reads each tensor; refreshed after every rewrite."""
+    """Who produces and who reads each tensor, kept up to date as the rewrites change the wiring.
+
+    A rewrite changes the graph's wiring only through ``set_inputs``, ``bypass`` and ``remove`` (it
+    may change a node's op and attrs directly).  Removed nodes leave ``alive`` at once and
+    ``g.nodes`` (with their output tensors) at the end of the sweep, all in one pass (``flush``).
+    """
 
     def __init__(self, g: Graph):
         self.g = g
-        self.refresh()
-
-    def refresh(self) -> None:
-        self.producers = self.g.producers()
+        self.producers = g.producers()
         self.readers: dict[str, list[Node]] = {}
-        for n in self.g.nodes:
+        for n in g.nodes:
             for t in n.inputs:
                 self.readers.setdefault(t, []).append(n)
-        self.alive = {id(n) for n in self.g.nodes}
+        self.alive = {id(n) for n in g.nodes}
+        self.dead: list[Node] = []
 
     def producer(self, tensor: str) -> Node | None:
         return self.producers.get(tensor)
@@ -59,26 +67,71 @@ class _Links:
         users = self.readers.get(tensor, [])
         return users[0] if len(users) == 1 and tensor not in self.g.outputs else None
 
+    def _detach(self, node: Node) -> None:
+        for t in dict.fromkeys(node.inputs):
+            self.readers[t] = [r for r in self.readers[t] if r is not node]
 
-def _bypass(g: Graph, node: Node, source: str) -> None:
-    """Remove ``node``, making its readers read ``source`` instead of its output."""
-    g.replace_uses(node.outputs[0], source)
-    g.remove_node(node.name)
+    def set_inputs(self, node: Node, inputs: list[str]) -> None:
+        """Make ``node`` read ``inputs``."""
+        self._detach(node)
+        node.inputs = inputs
+        for t in inputs:
+            self.readers.setdefault(t, []).append(node)
+
+    def remove(self, node: Node) -> None:
+        """Remove ``node`` (nothing may read its outputs by the end of the sweep)."""
+        self._detach(node)
+        for t in node.outputs:
+            del self.producers[t]
+        self.alive.discard(id(node))
+        self.dead.append(node)
+
+    def bypass(self, node: Node, source: str) -> None:
+        """Remove ``node``, making its readers (and the graph outputs) read ``source`` instead of its output."""
+        old = node.outputs[0]
+        if source not in self.g.tensors:
+            raise IRError(f"unknown tensor {source!r}")
+        for r in {id(r): r for r in self.readers.get(old, ())}.values():   # each reader once
+            self.set_inputs(r, [source if t == old else t for t in r.inputs])
+        if old in self.g.outputs:
+            self.g.outputs = [source if t == old else t for t in self.g.outputs]
+        self.remove(node)
+
+    def flush(self) -> None:
+        """Drop the removed nodes from the graph."""
+        if self.dead:
+            dead, self.dead = self.dead, []
+            self.g.remove_nodes(n.name for n in dead)
 
 
-def _rewrite_each(g: Graph, rewrite: Callable[[Graph, Node, _Links], bool]) -> bool:
-    """Sweep ``rewrite(g, node, links)`` over the nodes until a sweep changes nothing."""
+_Rewrite = Callable[[Graph, Node, _Links], bool]   # (graph, node, links) -> whether it rewrote
+
+
+def _sweep(g: Graph, links: _Links, rewrite: _Rewrite, ops: frozenset[Op]) -> bool:
+    """Sweep ``rewrite(g, node, links)`` over the live nodes of kind ``ops`` (the only ones it can
+    rewrite) until a sweep changes nothing; whether any did.
+
+    A rewrite changes only its own node's op, so the candidates can be picked as a sweep starts.
+    """
     changed = False
-    links = _Links(g)
     while True:
         swept = False
-        for n in list(g.nodes):
+        for n in [n for n in g.nodes if n.op in ops]:
             if id(n) in links.alive and rewrite(g, n, links):
                 swept = True
-                links.refresh()
+        links.flush()
         if not swept:
-            break
+            return changed
         changed = True
+
+
+def _rewrite_each(g: Graph, rewrite: _Rewrite, ops: frozenset[Op]) -> bool:
+    """Run one rewrite to a fixed point, then check the graph and recompute its shapes."""
+    links = _Links(g)
+    try:
+        changed = _sweep(g, links, rewrite, ops)
+    finally:
+        links.flush()
     if changed:
         g.validate()
         g.infer_shapes()
@@ -86,28 +139,30 @@ def _rewrite_each(g: Graph, rewrite: Callable[[Graph, Node, _Links], bool]) -> b
 
 
 # ---- passes ---------------------------------------------------------------------------------
+_FOLD_BATCHNORM_OPS = frozenset({Op.BATCHNORM})
+
+
+def _fold_batchnorm(g: Graph, bn: Node, links: _Links) -> bool:
+    if bn.op != Op.BATCHNORM:
+        return False
+    prod = links.producer(bn.inputs[0])
+    if prod is None or links.only_reader(bn.inputs[0]) is not bn:
+        return False
+    if prod.op in _WEIGHTED and prod.attrs.get("act") is None:
+        prod.attrs["bias"] = True
+    elif prod.op != Op.BATCHNORM:     # two per-channel affines compose into one
+        return False
+    links.bypass(bn, prod.outputs[0])
+    return True
+
+
 def fold_batchnorm(g: Graph) -> bool:
     """Fold a batch-norm into the conv/dwconv/fc (gaining a bias) or batch-norm feeding it alone."""
-    def rewrite(g: Graph, bn: Node, links: _Links) -> bool:
-        if bn.op != Op.BATCHNORM:
-            return False
-        prod = links.producer(bn.inputs[0])
-        if prod is None or links.only_reader(bn.inputs[0]) is not bn:
-            return False
-        if prod.op in _WEIGHTED and prod.attrs.get("act") is None:
-            prod.attrs["bias"] = True
-        elif prod.op != Op.BATCHNORM:     # two per-channel affines compose into one
-            return False
-        _bypass(g, bn, prod.outputs[0])
-        return True
-    return _rewrite_each(g, rewrite)
+    return _rewrite_each(g, _fold_batchnorm, _FOLD_BATCHNORM_OPS)
 
 
-def fuse_activations(g: Graph, fusable: Iterable[Op | str]) -> bool:
-    """Move an activation in ``fusable`` into its producer's ``attrs["act"]`` (conv/dwconv/fc/pool/add)."""
-    acts = op_kinds(fusable) & ACTIVATIONS
-
-    def rewrite(g: Graph, act: Node, links: _Links) -> bool:
+def _fuse_activation(acts: frozenset[Op]) -> _Rewrite:
+    def fuse(g: Graph, act: Node, links: _Links) -> bool:
         if act.op not in acts:
             return False
         prod = links.producer(act.inputs[0])
@@ -115,27 +170,38 @@ def fuse_activations(g: Graph, fusable: Iterable[Op | str]) -> bool:
                 or links.only_reader(act.inputs[0]) is not act):
             return False
         prod.attrs["act"] = act.op
-        _bypass(g, act, prod.outputs[0])
+        links.bypass(act, prod.outputs[0])
         return True
-    return _rewrite_each(g, rewrite)
+    return fuse
+
+
+def fuse_activations(g: Graph, fusable: Iterable[Op | str]) -> bool:
+    """Move an activation in ``fusable`` into its producer's ``attrs["act"]`` (conv/dwconv/fc/pool/add)."""
+    acts = op_kinds(fusable) & ACTIVATIONS
+    return _rewrite_each(g, _fuse_activation(acts), acts)
+
+
+_SWISH_OPS = frozenset({Op.MUL})
+
+
+def _swish(g: Graph, mul: Node, links: _Links) -> bool:
+    if mul.op != Op.MUL or len(mul.inputs) != 2:
+        return False
+    for i in (0, 1):
+        x, s = mul.inputs[1 - i], mul.inputs[i]
+        gate = links.producer(s)
+        if (gate is not None and gate.op in GATES and gate.inputs[0] == x
+                and links.only_reader(s) is mul and g.shape(x) == g.shape(mul.outputs[0])):
+            mul.op = Op.SWISH if gate.op == Op.SIGMOID else Op.HSWISH
+            links.set_inputs(mul, [x])
+            links.remove(gate)
+            return True
+    return False
 
 
 def recognise_swish(g: Graph) -> bool:
     """``x * sigmoid(x)`` -> swish and ``x * hsigmoid(x)`` -> hswish (the mul node becomes the activation)."""
-    def rewrite(g: Graph, mul: Node, links: _Links) -> bool:
-        if mul.op != Op.MUL or len(mul.inputs) != 2:
-            return False
-        for i in (0, 1):
-            x, s = mul.inputs[1 - i], mul.inputs[i]
-            gate = links.producer(s)
-            if (gate is not None and gate.op in GATES and gate.inputs[0] == x
-                    and links.only_reader(s) is mul and g.shape(x) == g.shape(mul.outputs[0])):
-                mul.op = Op.SWISH if gate.op == Op.SIGMOID else Op.HSWISH
-                mul.inputs = [x]
-                g.remove_node(gate.name)
-                return True
-        return False
-    return _rewrite_each(g, rewrite)
+    return _rewrite_each(g, _swish, _SWISH_OPS)
 
 
 def _affine(n: Node | None, kind: str, value: float) -> bool:
@@ -144,97 +210,120 @@ def _affine(n: Node | None, kind: str, value: float) -> bool:
             and n.attrs.get("value") is not None and abs(float(n.attrs["value"]) - value) < 1e-4)
 
 
+_HARD_ACTIVATION_OPS = frozenset({Op.BATCHNORM})
+
+
+def _hard_activation(g: Graph, scale: Node, links: _Links) -> bool:
+    if not _affine(scale, "scale", 1 / 6):
+        return False
+    mid = links.producer(scale.inputs[0])
+    if mid is None or links.only_reader(mid.outputs[0]) is not scale:
+        return False
+    x, dead = None, [mid]
+    if mid.op == Op.RELU6:                                   # relu6(x + 3) / 6
+        shift = links.producer(mid.inputs[0])
+        if _affine(shift, "shift", 3.0) and links.only_reader(shift.outputs[0]) is mid:
+            x, kind, dead = shift.inputs[0], Op.HSIGMOID, [mid, shift]
+    elif mid.op == Op.MUL and len(mid.inputs) == 2:          # (x * relu6(x + 3)) / 6
+        for i in (0, 1):
+            r = links.producer(mid.inputs[i])
+            shift = links.producer(r.inputs[0]) if r is not None and r.op == Op.RELU6 else None
+            if (_affine(shift, "shift", 3.0) and shift.inputs[0] == mid.inputs[1 - i]
+                    and links.only_reader(r.outputs[0]) is mid and links.only_reader(shift.outputs[0]) is r):
+                x, kind, dead = mid.inputs[1 - i], Op.HSWISH, [mid, r, shift]
+                break
+    if x is None:
+        return False
+    scale.op, scale.attrs = kind, {}
+    links.set_inputs(scale, [x])
+    for n in dead:
+        links.remove(n)
+    return True
+
+
 def recognise_hard_activations(g: Graph) -> bool:
     """``relu6(x + 3) / 6`` -> hsigmoid and ``x * relu6(x + 3) / 6`` -> hswish (hand-written MobileNetV3s).
 
     The scalar add / divide are the imported affine nodes (``attrs["affine"]``, ``attrs["value"]``).
     """
-    def rewrite(g: Graph, scale: Node, links: _Links) -> bool:
-        if not _affine(scale, "scale", 1 / 6):
-            return False
-        mid = links.producer(scale.inputs[0])
-        if mid is None or links.only_reader(mid.outputs[0]) is not scale:
-            return False
-        x, dead = None, [mid]
-        if mid.op == Op.RELU6:                                   # relu6(x + 3) / 6
-            shift = links.producer(mid.inputs[0])
-            if _affine(shift, "shift", 3.0) and links.only_reader(shift.outputs[0]) is mid:
-                x, kind, dead = shift.inputs[0], Op.HSIGMOID, [mid, shift]
-        elif mid.op == Op.MUL and len(mid.inputs) == 2:          # (x * relu6(x + 3)) / 6
-            for i in (0, 1):
-                r = links.producer(mid.inputs[i])
-                shift = links.producer(r.inputs[0]) if r is not None and r.op == Op.RELU6 else None
-                if (_affine(shift, "shift", 3.0) and shift.inputs[0] == mid.inputs[1 - i]
-                        and links.only_reader(r.outputs[0]) is mid and links.only_reader(shift.outputs[0]) is r):
-                    x, kind, dead = mid.inputs[1 - i], Op.HSWISH, [mid, r, shift]
-                    break
-        if x is None:
-            return False
-        scale.op, scale.inputs, scale.attrs = kind, [x], {}
-        for n in dead:
-            g.remove_node(n.name)
-        return True
-    return _rewrite_each(g, rewrite)
+    return _rewrite_each(g, _hard_activation, _HARD_ACTIVATION_OPS)
+
+
+_GLOBAL_POOL_OPS = frozenset({Op.AVGPOOL})
+
+
+def _global_pool(g: Graph, n: Node, links: _Links) -> bool:
+    if n.op != Op.AVGPOOL or any(pads(n)):
+        return False
+    h, w = g.in_shape(n)[2:]
+    if kernel_size(n) != (h, w):
+        return False
+    n.op = Op.GLOBAL_AVGPOOL
+    for key in ("k", "stride", "pad", "ceil_mode", "count_include_pad"):
+        n.attrs.pop(key, None)
+    return True
 
 
 def global_pools(g: Graph) -> bool:
     """An unpadded average pool whose window covers the whole map is a global average pool."""
-    def rewrite(g: Graph, n: Node, links: _Links) -> bool:
-        if n.op != Op.AVGPOOL or any(pads(n)):
-            return False
-        h, w = g.in_shape(n)[2:]
-        if kernel_size(n) != (h, w):
-            return False
-        n.op = Op.GLOBAL_AVGPOOL
-        for key in ("k", "stride", "pad", "ceil_mode", "count_include_pad"):
-            n.attrs.pop(key, None)
-        return True
-    return _rewrite_each(g, rewrite)
+    return _rewrite_each(g, _global_pool, _GLOBAL_POOL_OPS)
+
+
+_CHANNEL_SHUFFLE_OPS = frozenset(_RESHAPES)
+
+
+def _channel_shuffle(g: Graph, r2: Node, links: _Links) -> bool:
+    if r2.op not in _RESHAPES:
+        return False
+    t = links.producer(r2.inputs[0])
+    if t is None or t.op != Op.TRANSPOSE or links.only_reader(t.outputs[0]) is not r2:
+        return False
+    r1 = links.producer(t.inputs[0])
+    if r1 is None or r1.op != Op.RESHAPE or links.only_reader(r1.outputs[0]) is not t:
+        return False
+    x = r1.inputs[0]
+    xs, split = g.shape(x), g.shape(r1.outputs[0])
+    perm = [int(p) for p in t.attrs["perm"]]
+    if (len(xs) != 4 or len(split) < 4 or perm != [0, 2, 1, *range(3, len(split))]
+            or split[0] != xs[0] or split[1] * split[2] != xs[1]
+            or g.shape(r2.outputs[0]) != xs):
+        return False
+    r2.op, r2.attrs = Op.CHANNEL_SHUFFLE, {"groups": split[1]}
+    links.set_inputs(r2, [x])
+    links.remove(t)
+    links.remove(r1)
+    return True
 
 
 def recognise_channel_shuffle(g: Graph) -> bool:
     """Reshape (N,C,H,W)->(N,g,C/g,...) -> Transpose(0,2,1,...) -> Reshape back -> channel_shuffle(g)."""
-    def rewrite(g: Graph, r2: Node, links: _Links) -> bool:
-        if r2.op not in _RESHAPES:
-            return False
-        t = links.producer(r2.inputs[0])
-        if t is None or t.op != Op.TRANSPOSE or links.only_reader(t.outputs[0]) is not r2:
-            return False
-        r1 = links.producer(t.inputs[0])
-        if r1 is None or r1.op != Op.RESHAPE or links.only_reader(r1.outputs[0]) is not t:
-            return False
-        x = r1.inputs[0]
-        xs, split = g.shape(x), g.shape(r1.outputs[0])
-        perm = [int(p) for p in t.attrs["perm"]]
-        if (len(xs) != 4 or len(split) < 4 or perm != [0, 2, 1, *range(3, len(split))]
-                or split[0] != xs[0] or split[1] * split[2] != xs[1]
-                or g.shape(r2.outputs[0]) != xs):
-            return False
-        r2.op, r2.inputs, r2.attrs = Op.CHANNEL_SHUFFLE, [x], {"groups": split[1]}
-        g.remove_node(t.name)
-        g.remove_node(r1.name)
+    return _rewrite_each(g, _channel_shuffle, _CHANNEL_SHUFFLE_OPS)
+
+
+_IDENTITY_OPS = frozenset({Op.DROPOUT, *_RESHAPES, Op.CONCAT, Op.TRANSPOSE})
+
+
+def _identity(g: Graph, n: Node, links: _Links) -> bool:
+    if len(n.outputs) != 1 or not n.inputs:
+        return False
+    same = g.shape(n.inputs[0]) == g.shape(n.outputs[0])
+    if (n.op == Op.DROPOUT or (n.op in _RESHAPES and same) or (n.op == Op.CONCAT and len(n.inputs) == 1)
+            or (n.op == Op.TRANSPOSE and list(n.attrs["perm"]) == sorted(n.attrs["perm"]))):
+        links.bypass(n, n.inputs[0])
         return True
-    return _rewrite_each(g, rewrite)
+    first = links.producer(n.inputs[0])
+    if n.op in _RESHAPES and first is not None and first.op in _RESHAPES \
+            and links.only_reader(first.outputs[0]) is n:
+        n.op, n.attrs = Op.RESHAPE, {"shape": list(g.shape(n.outputs[0]))}
+        links.set_inputs(n, [first.inputs[0]])
+        links.remove(first)
+        return True
+    return False
 
 
 def remove_identities(g: Graph) -> bool:
     """Drop dropouts, shape-preserving reshapes/flattens/transposes, one-input concats; merge reshape chains."""
-    def rewrite(g: Graph, n: Node, links: _Links) -> bool:
-        if len(n.outputs) != 1 or not n.inputs:
-            return False
-        same = g.shape(n.inputs[0]) == g.shape(n.outputs[0])
-        if (n.op == Op.DROPOUT or (n.op in _RESHAPES and same) or (n.op == Op.CONCAT and len(n.inputs) == 1)
-                or (n.op == Op.TRANSPOSE and list(n.attrs["perm"]) == sorted(n.attrs["perm"]))):
-            _bypass(g, n, n.inputs[0])
-            return True
-        first = links.producer(n.inputs[0])
-        if n.op in _RESHAPES and first is not None and first.op in _RESHAPES \
-                and links.only_reader(first.outputs[0]) is n:
-            n.op, n.inputs, n.attrs = Op.RESHAPE, [first.inputs[0]], {"shape": list(g.shape(n.outputs[0]))}
-            g.remove_node(first.name)
-            return True
-        return False
-    return _rewrite_each(g, rewrite)
+    return _rewrite_each(g, _identity, _IDENTITY_OPS)
 
 
 # ---- analyses -------------------------------------------------------------------------------
@@ -336,18 +425,25 @@ def prepare(g: Graph, fusable: Iterable[Op | str] = DEFAULT_FUSABLE) -> Graph:
     Identities are dropped, ``relu6(x+3)/6`` and ``x*sigmoid(x)`` become hsigmoid and swish, whole-map average pools become global
     ones, channel shuffles are recognised; then batch-norm is folded (if "batchnorm" is in
     ``fusable``) and the activations in ``fusable`` are fused into their producers.
+
+    The same as running the passes one after the other until none changes anything, but the
+    producer/reader links are kept across passes and the graph is checked and its shapes
+    recomputed once, at the end (no pass changes a shape, see the module doc).
     """
     kinds = op_kinds(fusable)
-    g = copy.deepcopy(g)
-    pipeline: list[Callable[[Graph], bool]] = [remove_identities, recognise_hard_activations,
-                                               recognise_swish, global_pools, recognise_channel_shuffle]
+    g = g.copy()
+    pipeline: list[tuple[_Rewrite, frozenset[Op]]] = [
+        (_identity, _IDENTITY_OPS), (_hard_activation, _HARD_ACTIVATION_OPS), (_swish, _SWISH_OPS),
+        (_global_pool, _GLOBAL_POOL_OPS), (_channel_shuffle, _CHANNEL_SHUFFLE_OPS)]
     if Op.BATCHNORM in kinds:
-        pipeline.append(fold_batchnorm)
-    pipeline.append(lambda g: fuse_activations(g, kinds))
+        pipeline.append((_fold_batchnorm, _FOLD_BATCHNORM_OPS))
+    acts = kinds & ACTIVATIONS
+    pipeline.append((_fuse_activation(acts), acts))
+    links = _Links(g)
     for _ in range(100):
         changed = False
-        for p in pipeline:
-            changed |= p(g)
+        for rewrite, ops in pipeline:
+            changed |= _sweep(g, links, rewrite, ops)
         if not changed:
             break
     else:

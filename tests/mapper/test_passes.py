@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+from collections import Counter
 
 import pytest
 
+from mapper import passes
 from mapper.ir import Graph, IRError, Op
 from mapper.passes import (DEFAULT_FUSABLE, find_se_blocks, fold_batchnorm, fuse_activations, prepare,
                            recognise_channel_shuffle, recognise_swish, remove_identities)
@@ -247,6 +250,141 @@ def test_remove_identities():
     assert g.outputs == ["back"]
 
 
+def contents(g: Graph) -> tuple:
+    """Everything a graph holds, as plain values (two graphs with equal contents are the same graph)."""
+    return (g.name, [(n.name, n.op, n.inputs, n.outputs, n.attrs) for n in g],
+            [(k, t.name, t.shape, t.dtype) for k, t in g.tensors.items()], g.inputs, g.outputs, g.meta)
+
+
+def check_graph(g: Graph) -> None:
+    """A well-formed graph: topological, indexed by name, no tensor left over from a removed node."""
+    g.validate()
+    names = [n.name for n in g]
+    assert len(set(names)) == len(names)
+    assert all(g.node(n.name) is n for n in g) and len(g._names) == len(g)
+    assert set(g.tensors) == set(g.inputs) | {t for n in g for t in n.outputs}
+    assert all(g.tensors[t].shape is not None for t in g.tensors)
+
+
+def test_graph_copy_is_a_deep_copy():
+    g = se_fc_block()
+    g.node("unflat").attrs["shape"] = [1, 40, [1, 1]]           # nested values are copied too
+    g.meta["tags"] = {"family": ["se"]}
+    c = g.copy()
+    assert contents(c) == contents(g) == contents(copy.deepcopy(g))
+    check_graph(c)
+    assert not {id(n) for n in c} & {id(n) for n in g}
+    c.node("unflat").attrs["shape"][2].append(1)
+    c.node("fc1").attrs["act"] = Op.RELU
+    c.node("scale").inputs.append("x")
+    c.tensors["pool"].shape = (1,)
+    c.meta["tags"]["family"].append("x")
+    c.outputs.append("act")
+    c.set_outputs("act")
+    c.remove_node("scale")
+    assert g.node("unflat").attrs["shape"] == [1, 40, [1, 1]] and g.meta["tags"] == {"family": ["se"]}
+    assert g.node("fc1").attrs.get("act") is None and g.node("scale").inputs == ["unflat", "act"]
+    assert g.shape("pool") == (1, 40, 1, 1) and g.outputs == ["scale"]
+    check_graph(g)
+
+
+def test_remove_nodes_and_replace_uses():
+    g = Graph("t", (1, 8, 4, 4))
+    a = g.add("relu", "input", "a")
+    b = g.add("relu", a, "b")
+    c = g.add("relu", b, "c")
+    g.set_outputs(g.add("add", [a, c], "out"))
+    with pytest.raises(IRError, match="cannot remove node 'b': its output 'b' is still used"):
+        g.remove_node("b")
+    with pytest.raises(IRError, match="cannot remove node 'out': its output 'out' is still used"):
+        g.remove_node("out")                                    # a graph output
+    with pytest.raises(KeyError):
+        g.remove_node("nope")
+    with pytest.raises(IRError, match="unknown tensor 'nope'"):
+        g.replace_uses(c, "nope")
+    g.replace_uses(c, a)
+    assert g.node("out").inputs == ["a", "a"] and g.node("c").inputs == ["b"]
+    g.remove_nodes(["b", "c"])                                  # a chain goes at once, in any order
+    assert [n.name for n in g] == ["a", "out"] and set(g.tensors) == {"input", "a", "out"}
+    with pytest.raises(KeyError):
+        g.node("b")
+    check_graph(g)
+    g.replace_uses("out", "a")                                  # graph outputs follow
+    assert g.outputs == ["a"]
+    g.remove_node("out")
+    g.add("relu", "a", "b")                                     # the name is free again
+    assert [n.name for n in g] == ["a", "b"]
+    check_graph(g)
+
+
+def hard_activations_and_plumbing() -> Graph:
+    """Every rewrite of the pipeline: hand-written hswish / hsigmoid (imported affines), x*sigmoid(x),
+    a whole-map average pool, a reshape-transpose-reshape channel shuffle, dropout and reshape chains."""
+    g = Graph("t", (1, 24, 14, 14))
+    f = g.add("conv", "input", "conv", cout=24, k=3, pad=1, bias=False)
+    f = g.add("batchnorm", f, "bn")
+    r = g.add("batchnorm", f, "plus3", affine="shift", value=3.0)
+    r = g.add("relu6", r, "clip")
+    f = g.add("mul", [f, r], "times")
+    f = g.add("batchnorm", f, "hswish", affine="scale", value=1 / 6)
+    f = g.add("dropout", f, "drop")
+    x = g.add("reshape", f, "split", shape=[1, 2, 12, 14, 14])
+    x = g.add("transpose", x, "swap", perm=[0, 2, 1, 3, 4])
+    f = g.add("reshape", x, "shuffled", shape=[1, 24, 14, 14])
+    s = g.add("avgpool", f, "se_pool", k=14)
+    s = g.add("conv", s, "se_reduce", cout=8, k=1, bias=True)
+    s = g.add("sigmoid", g.add("batchnorm", s, "se_bn"), "se_sig")
+    s = g.add("mul", ["se_bn", s], "se_swish")
+    s = g.add("conv", s, "se_expand", cout=24, k=1, bias=True)
+    r = g.add("relu6", g.add("batchnorm", s, "se_plus3", affine="shift", value=3.0), "se_clip")
+    s = g.add("batchnorm", r, "se_gate", affine="scale", value=1 / 6)
+    f = g.add("mul", [f, s], "se_mul")
+    f = g.add("flatten", g.add("global_avgpool", f, "pool"), "flat")
+    f = g.add("reshape", g.add("reshape", f, "r1", shape=[1, 24, 1, 1]), "r2", shape=[1, 24])
+    g.set_outputs(g.add("fc", f, "fc", cout=10))
+    return g
+
+
+def fresh_links(g: Graph, links) -> tuple:
+    live = [n for n in g if id(n) in links.alive]
+    return ({t: id(n) for n in live for t in n.outputs}, Counter((t, id(n)) for n in live for t in n.inputs))
+
+
+@pytest.mark.parametrize("build", [hard_activations_and_plumbing, inverted_residual, se_conv_block, se_fc_block])
+def test_prepare_keeps_its_links_up_to_date(monkeypatch, build):
+    """After every rewrite the incrementally kept producer/reader links are what a rebuild gives."""
+    sweep, rewrites = passes._sweep, Counter()
+
+    def checked_sweep(g, links, rewrite, ops):
+        def checked(g, n, links):
+            did = rewrite(g, n, links)
+            if did:
+                rewrites[rewrite.__name__] += 1
+                assert {id(n) for n in g if n not in links.dead} == links.alive
+                have = ({t: id(n) for t, n in links.producers.items()},
+                        Counter((t, id(n)) for t, ns in links.readers.items() for n in ns))
+                assert have == fresh_links(g, links)
+            return did
+        return sweep(g, links, checked, ops)
+
+    monkeypatch.setattr(passes, "_sweep", checked_sweep)
+    g = build()
+    p = prepare(g)
+    check_graph(p)
+    assert p.total_macs() == g.total_macs() and rewrites
+    if build is hard_activations_and_plumbing:
+        assert [(n.name, n.op, n.inputs, n.attrs.get("act")) for n in p] == [
+            ("conv", Op.CONV, ["input"], Op.HSWISH), ("shuffled", Op.CHANNEL_SHUFFLE, ["conv"], None),
+            ("se_pool", Op.GLOBAL_AVGPOOL, ["shuffled"], None), ("se_reduce", Op.CONV, ["se_pool"], Op.SWISH),
+            ("se_expand", Op.CONV, ["se_reduce"], None), ("se_gate", Op.HSIGMOID, ["se_expand"], None),
+            ("se_mul", Op.MUL, ["shuffled", "se_gate"], None), ("pool", Op.GLOBAL_AVGPOOL, ["se_mul"], None),
+            ("r2", Op.RESHAPE, ["pool"], None), ("fc", Op.FC, ["r2"], None)]
+        assert p.node("r2").attrs == {"shape": [1, 24]} and p.node("shuffled").attrs == {"groups": 2}
+        assert p.outputs == ["fc"] and len(find_se_blocks(p)) == 1
+        assert rewrites == {"_identity": 3, "_hard_activation": 2, "_swish": 1, "_global_pool": 1,
+                            "_channel_shuffle": 1, "_fold_batchnorm": 2, "fuse": 2}
+
+
 ZOO = importlib.util.find_spec("mapper.zoo") is not None
 
 
@@ -265,3 +403,39 @@ def test_zoo_se_block_counts(name: str, blocks: int):
     for b in se:
         assert p.shape(b.input)[1] == b.channels
         assert p.node(b.mul).op == Op.MUL
+
+
+@pytest.mark.skipif(not ZOO, reason="mapper.zoo not written yet")
+@pytest.mark.parametrize("name, size, nodes, ops, acts", [
+    ("efficientnet_b4", 256, (477, 284),
+     {Op.ADD: 25, Op.CONV: 128, Op.DWCONV: 32, Op.FC: 1, Op.FLATTEN: 1, Op.GLOBAL_AVGPOOL: 33, Op.MUL: 32,
+      Op.SIGMOID: 32}, {Op.SWISH: 96}),
+    ("mobilenet_v2", None, (153, 65),
+     {Op.ADD: 10, Op.CONV: 35, Op.DWCONV: 17, Op.FC: 1, Op.FLATTEN: 1, Op.GLOBAL_AVGPOOL: 1}, {Op.RELU6: 35}),
+    ("shufflenet_v2_x1_0", None, (198, 105),
+     {Op.CHANNEL_SHUFFLE: 16, Op.CONCAT: 16, Op.CONV: 37, Op.DWCONV: 19, Op.FC: 1, Op.FLATTEN: 1,
+      Op.GLOBAL_AVGPOOL: 1, Op.MAXPOOL: 1, Op.SPLIT: 13}, {Op.RELU: 37}),
+    ("mobilenet_v3_large", None, (187, 100),
+     {Op.ADD: 10, Op.CONV: 47, Op.DWCONV: 15, Op.FC: 2, Op.FLATTEN: 1, Op.GLOBAL_AVGPOOL: 9, Op.HSIGMOID: 8,
+      Op.MUL: 8}, {Op.HSWISH: 21, Op.RELU: 19}),
+])
+def test_zoo_prepare_known_answers(monkeypatch, name, size, nodes, ops, acts):
+    """Exact node counts, and the pipeline's cost: one link-building pass, one shape inference, and
+    removals batched per sweep (not a scan of the graph per removed node)."""
+    from mapper import zoo
+    g = zoo.build(name, size)
+    before = contents(g)
+    calls: Counter = Counter()
+    for method in ("producers", "infer_shapes", "remove_nodes"):
+        def counted(self, *a, _f=getattr(Graph, method), _m=method):
+            calls[_m] += 1
+            return _f(self, *a)
+        monkeypatch.setattr(Graph, method, counted)
+    p = prepare(g)
+    assert (len(g), len(p)) == nodes
+    assert kinds(p) == ops
+    assert Counter(n.attrs["act"] for n in p if n.attrs.get("act")) == acts
+    assert contents(g) == before and p.total_macs() == g.total_macs()
+    check_graph(p)
+    assert calls["producers"] == 1 and calls["infer_shapes"] == 1
+    assert calls["remove_nodes"] <= 4 < len(g) - len(p), calls
