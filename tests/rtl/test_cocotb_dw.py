@@ -23,7 +23,7 @@ from .conftest import CONFIGS, SIMS
 pytestmark = pytest.mark.cocotb
 
 MODES = [Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL, Mode.SCALE, Mode.GAP, Mode.ADD]
-N_FIXED, N_RANDOM, N_STALLED = 8, 18, 10
+N_FIXED, N_RANDOM, N_STALLED = 8, 36, 16
 
 
 def _random_tile(rng: np.random.Generator, p: PEArrayParams, mode: Mode) -> TileSpec:
