@@ -5,6 +5,7 @@ and measured cycles == rtl.cycles.tile_cycles."""
 from __future__ import annotations
 
 import itertools
+import zlib
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def _id(case):
 @pytest.mark.parametrize("case", TILES, ids=[_id(c) for c in TILES])
 def test_mode_matches_golden_and_cycles(case):
     p, tile = case
-    rng = np.random.default_rng(abs(hash(_id(case))) % (1 << 32))
+    rng = np.random.default_rng(zlib.crc32(_id(case).encode()))
     c = dw_case(p, tile, rng)
     r = run_amaranth(DepthwiseEngine(p), c)
     assert r.out_beats == c.out_beats
