@@ -100,7 +100,9 @@ class PointwiseArray(wiring.Component):
         last_grp = ocbase + OCP >= cout
 
         # ---- weight buffer and word assembly
-        wbuf = Memory(shape=unsigned(8 * E), depth=p.wbuf_depth, init=[])
+        # Yosys 0.23 otherwise maps a deep buffer with one shared address to LUT-RAM (or fails)
+        wbuf = Memory(shape=unsigned(8 * E), depth=p.wbuf_depth, init=[],
+                      attrs={"ram_style": "block" if p.wbuf_depth > 64 else "distributed"})
         m.submodules.wbuf = wbuf
         wwr = wbuf.write_port()
         wrd = wbuf.read_port()

@@ -107,7 +107,7 @@ class PostProc(wiring.Component):
             for i in range(1, 5):
                 m.d.sync += [valid[i].eq(valid[i - 1]), last[i].eq(last[i - 1]), mask[i].eq(mask[i - 1])]
 
-        lut = Memory(shape=unsigned(8 * lw), depth=256 // lw, init=[])
+        lut = Memory(shape=unsigned(8 * lw), depth=256 // lw, init=[], attrs={"ram_style": "distributed"})
         m.submodules.lut = lut
         wr = lut.write_port()
         m.d.comb += [wr.en.eq(self.lut_we), wr.addr.eq(self.lut_waddr), wr.data.eq(self.lut_wdata)]
