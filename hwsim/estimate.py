@@ -54,6 +54,7 @@ class Estimate:
     transfers: list[dict[str, Any]]
     syncs: list[dict[str, Any]]
     timeline: list[dict[str, Any]]
+    segments: list[dict[str, Any]]          # the plan's PL/PS segments (device, ops, MACs, PS reasons)
     frames_in_flight: int
     total_macs: int
     params: dict[str, Any] = field(repr=False, default_factory=dict)
@@ -94,7 +95,7 @@ class Estimate:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
-                "syncs": self.syncs, "timeline": self.timeline, "params": self.params}
+                "syncs": self.syncs, "timeline": self.timeline, "segments": self.segments, "params": self.params}
 
 
 def _pl_layer_json(l: PLLayer, clock_hz: float) -> dict[str, Any]:
@@ -196,7 +197,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         naive_fps=peak / total_macs if total_macs else None,
         breakdown_ms=breakdown, busy_ms={k: v * 1e3 for k, v in busy(events).items()},
         layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],
-        frames_in_flight=in_flight, total_macs=total_macs,
+        segments=plan.to_json()["segments"], frames_in_flight=in_flight, total_macs=total_macs,
         params={"config": cfg.to_json(), "pe_peak_macs_per_cycle": pe.multipliers,
                 "engine_peak_macs_per_cycle": {"CONV": pe.pw_macs_per_cycle, "DW": pe.dw_macs_per_cycle},
                 "memory": mem.to_json(), "ps": ps.to_json(), "transfer": tm.to_json()},

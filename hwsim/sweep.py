@@ -37,6 +37,8 @@ from typing import Any, Protocol
 
 from .config import Config, ConfigError, apply_override, load, parse_value
 from .errors import HwsimError
+from mapper.partition import ACCEL_FIELDS
+
 from . import pareto
 
 POLICIES = ("naive", "optimized")
@@ -68,12 +70,6 @@ class Evaluator(Protocol):
         """``fps``, ``latency_ms``, ``naive_fps`` and ``breakdown_ms`` of one point."""
 
 
-# Every [accel] field mapper.partition.partition() reads to place ops (pl_ops and its limits); the
-# plan is cached per worker under exactly these, so sweeping e.g. clock_mhz or ocp reuses it.
-PARTITION_FIELDS = ("pl_ops", "pl_fused", "max_kernel", "dw_kernels", "max_width", "max_channels",
-                    "wbuf_depth", "icp")
-
-
 def _frozen(v: Any) -> Hashable:
     return tuple(v) if isinstance(v, list) else v
 
@@ -84,13 +80,6 @@ def _graph(source: str, input_size: int | None) -> Any:
     return load_model(source, input_size)
 
 
-BRAM36_BYTES = 4096     # a RAMB36E2 holds 4 KiB of bytes (4K x 9 or 512 x 72 with parity unused; UG573)
-
-
-def activation_buffer_bram36(accel: dict[str, Any]) -> int:
-    """Block RAMs of the input and output activation buffers (``accel.ibuf_kib``/``obuf_kib``),
-    which sit outside the PE-array core that ``rtl.synth.estimate`` counts."""
-    return sum(math.ceil(float(accel[k]) * 1024 / BRAM36_BYTES) for k in ("ibuf_kib", "obuf_kib") if k in accel)
 
 
 class DefaultEvaluator:
@@ -107,13 +96,11 @@ class DefaultEvaluator:
                 raise HwsimError(f"sweep needs {mod}, which cannot be imported: {e}") from None
 
     def resources(self, cfg: Config) -> dict[str, float]:
-        from rtl.synth import estimate
-        res = dict(estimate(cfg.pe))
-        res["bram36"] += activation_buffer_bram36(cfg.accel)
-        return res
+        from .resources import accel_resources
+        return accel_resources(cfg)
 
     def prepare_key(self, model: str, policy: str, cfg: Config, input_size: int | None) -> Hashable:
-        return model, input_size, policy, tuple(_frozen(cfg.accel.get(f)) for f in PARTITION_FIELDS)
+        return model, input_size, policy, tuple(_frozen(cfg.accel.get(f)) for f in ACCEL_FIELDS)
 
     def prepare(self, model: str, policy: str, cfg: Config, input_size: int | None) -> Any:
         from mapper.partition import partition

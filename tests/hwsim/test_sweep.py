@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hwsim import sweep
+from hwsim import resources, sweep
 from hwsim.config import ConfigError, load
 from hwsim.errors import HwsimError
 
@@ -482,7 +482,7 @@ def test_real_evaluator_with_its_plan_cache_equals_a_fresh_estimate(tmp_path):
     cfg = load()
     core = synth(cfg.pe)["bram36"]
     # the default's 128 KiB input + 64 KiB output buffers are 32 + 16 block RAMs on top of the core
-    assert sweep.activation_buffer_bram36(cfg.accel) == 48
+    assert resources.activation_buffer_bram36(cfg.accel) == 48
     assert {float(r["bram36"]) for r in read_csv(tmp_path / "results.csv") if r["accel.icp"] == "8"
             and r["accel.ocp"] == "8"} == {core + 48}
     assert len(sweep._PREPARED) == 2 * 2 * 2          # policies x icp x pl_ops
