@@ -1,0 +1,36 @@
+"""``hwsim study``: the EfficientNet vs MobileNet deployment study (what ``make sim`` runs)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..cli import add_target_args, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("study", help="EfficientNet vs MobileNet deployment study: table, report.md, plots",
+                       description="Run EfficientNet-B0/B4@256/lite0 and MobileNet V1/V2/V3 under both placement "
+                                   "policies plus what-if variants; write results.json, report.md and PNG plots.")
+    add_target_args(p, policy=False, input_size=False)
+    p.add_argument("--out", default="build/sim", help="output directory (default: build/sim)")
+    p.add_argument("--json", action="store_true", help="print the table rows as JSON instead of text")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..study import format_table, run, table_rows
+    out = Path(args.out)
+    study = run(out, board=args.board, accel=args.accel, overrides=tuple(args.overrides), progress=not args.json)
+    rows = table_rows(study["runs"])
+    if args.json:
+        print_json({"board": study["board"], "accel": study["accel"], "out": str(out),
+                    "runs": [dict(zip(rows[0], r)) for r in rows[1:]]})
+        return 0
+    print(format_table(rows))
+    print()
+    for w in study["what_ifs"]:
+        r = w["result"]
+        print(f"what-if {w['label']:<58} {r['fps']:6.2f} fps  latency {r['latency_ms']:7.1f} ms")
+    print(f"\nwrote {out}/report.md, results.json, breakdown.png, timeline.png, roofline.png")
+    return 0

@@ -1,0 +1,62 @@
+"""The deployment study behind `make sim`: files, consistency of the report with the estimates."""
+
+import json
+
+import pytest
+
+from hwsim.cli import main
+from hwsim.estimate import estimate
+from hwsim.study import FOCUS, POLICIES, STUDY_MODELS, WHAT_IFS
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    assert main(["study", "--out", str(out)]) == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_writes_report_results_and_plots(study):
+    out, _ = study
+    for name in ("report.md", "results.json", "breakdown.png", "timeline.png", "roofline.png"):
+        data = (out / name).read_bytes()
+        assert len(data) > 1000, name
+        if name.endswith(".png"):
+            assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_runs_every_model_under_both_policies(study):
+    _, res = study
+    got = [(r["model"], r["policy"]) for r in res["runs"]]
+    assert got == [(m, p) for m, _ in STUDY_MODELS for p in POLICIES]
+    b4 = [r for r in res["runs"] if r["model"] == "efficientnet_b4"]
+    assert all(r["input_shape"] == [1, 3, 256, 256] for r in b4)
+
+
+def test_runs_equal_direct_estimates(study):
+    _, res = study
+    nv = next(r for r in res["runs"] if r["model"] == FOCUS[0] and r["policy"] == "naive")
+    direct = estimate(FOCUS[0], input_size=FOCUS[1], policy="naive")
+    assert nv["fps"] == direct.fps and nv["latency_ms"] == direct.latency_ms
+    for w, spec in zip(res["what_ifs"], WHAT_IFS):
+        e = estimate(FOCUS[0], input_size=FOCUS[1], policy=spec.policy, overrides=spec.overrides)
+        assert w["result"]["fps"] == e.fps, spec.label
+        assert isinstance(w["fit"]["fits"], bool)
+
+
+def test_report_explains_focus_with_its_numbers(study):
+    out, res = study
+    text = (out / "report.md").read_text()
+    nv = next(r for r in res["runs"] if r["model"] == FOCUS[0] and r["policy"] == "naive")
+    assert f"**{nv['fps']:.2f} fps**" in text
+    assert f"**{nv['naive_fps']:.1f} fps**" in text
+    for k, v in nv["breakdown_ms"].items():
+        assert f"`{k}`: {v:.1f} ms" in text
+    assert text.count("\n| efficientnet_b4 |") == 2          # both policies in the model table
+    assert "## What fixes it" in text and len(WHAT_IFS) == text.split("## What fixes it")[1].count("\n| ") - 1
+
+
+def test_bad_board_is_one_line(capsys):
+    assert main(["study", "--board", "nope", "--out", "/nonexistent/never"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown board 'nope'" in err[0]
