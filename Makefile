@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make sim    - EfficientNet vs MobileNet deployment study on the default board (build/sim/)"
 	@echo "make test   - the whole test suite (unit, zoo, ONNX, model, cocotb on Icarus + Verilator)"
-	@echo "make bench  - speed benchmarks (estimate latency, sweep throughput)"
+	@echo "make bench  - benchmarks: estimate speed, sweep throughput, calibration against published DPU results"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; found " + sys.version.split()[0])'
@@ -39,7 +39,9 @@ test: $(STAMP) tools
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/estimate_speed.py
+	$(PY) bench/sweep_speed.py
+	$(PY) bench/dpu_calibration.py
 
 clean:
 	rm -rf build .pytest_cache
