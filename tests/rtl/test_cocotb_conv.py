@@ -117,3 +117,21 @@ def test_reset_mid_tile_then_clean_tile(sim, cfg, rtl_build):
     assert not after["timeout"]
     assert [int(b, 16) for b in after["out_beats"]] == runs[i + 1].case.out_beats
     assert after["cycles"] == tile_cycles(CONFIGS[cfg], runs[i + 1].case.tile)
+
+
+def test_rtl_layer_one_tile_on_icarus(rtl_build):
+    """The single-layer entry point ``hwsim rtl-check`` uses: measured cycles and outputs."""
+    from rtl.sim import rtl_layer
+    p = CONFIGS["pp2-icp4-ocp4-dw2"]
+    tile = TileSpec(Mode.CONV, cin=6, cout=5, h=3, w=2, k=3)
+    case = conv_case(p, tile, np.random.default_rng(7))
+    res = rtl_layer(p, case, "icarus")
+    assert res.out_beats == case.out_beats
+    assert res.cycles == tile_cycles(p, tile)
+
+
+def test_unknown_simulator_is_a_one_line_error():
+    from hwsim.errors import HwsimError
+    from rtl.sim import simulator_env
+    with pytest.raises(HwsimError, match="unknown simulator 'modelsim'"):
+        simulator_env("modelsim")
