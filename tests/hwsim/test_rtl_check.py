@@ -1,0 +1,81 @@
+"""hwsim rtl-check: whole layers through the emitted RTL agree with the golden model and, cycle for
+cycle, with the cycle model's tiles (both simulators, every layer kind)."""
+
+import json
+
+import pytest
+
+from hwsim.cli import main
+from hwsim.config import load
+from hwsim.errors import HwsimError
+from hwsim.rtlcheck import layer_tiles, parse_spec, rtl_check
+from rtl.cycles import tile_cycles
+
+# The regression instance "pp2-icp4-ocp4-dw2" of tests/rtl/conftest.py, so the build is shared.
+SMALL = ["accel.pp=2", "accel.icp=4", "accel.ocp=4", "accel.dw_channels=2", "accel.wbuf_depth=64"]
+
+LAYERS = [
+    "dw:c=5,h=9,w=7,k=3,s=1",
+    "dw:c=3,h=11,w=10,k=5,s=2",
+    "pw:cin=6,cout=9,h=3,w=5",
+    "conv:cin=3,cout=5,h=9,w=9,k=3,s=2",
+    "pool:c=3,h=8,w=8,k=2,s=2",
+    "avgpool:c=3,h=9,w=9,k=3,s=2",
+    "gap:c=5,h=4,w=6",
+    "scale:c=7,h=3,w=4",
+    "add:c=3,h=5,w=4",
+]
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layer_agrees(sim, layer):
+    cfg = load(overrides=SMALL)
+    r = rtl_check(parse_spec(layer), cfg, sim, seed=3)
+    assert r["mismatches"] == 0
+    assert r["outputs_checked"] > 0
+    assert r["rtl_cycles"] == r["model_cycles"] > 0
+    assert r["model_cycles"] == sum(tile_cycles(cfg.pe, t) for t in layer_tiles(parse_spec(layer), cfg))
+
+
+@pytest.mark.cocotb
+def test_cli_json(capsys):
+    assert main(["rtl-check", "--layer", LAYERS[0], "--sim", "icarus", "--json", *sum((["--set", s] for s in SMALL), [])]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"sim", "rtl_cycles", "model_cycles", "outputs_checked", "mismatches"}
+    assert out["sim"] == "icarus" and out["rtl_cycles"] == out["model_cycles"]
+
+
+def test_specs_parse_with_defaults():
+    assert parse_spec("pool:c=16,h=16,w=16,k=2").args["s"] == 2      # pools stride by their window
+    assert parse_spec("dw:c=32,h=16,w=16,k=3").args["s"] == 1
+    assert str(parse_spec("pw:cin=32,cout=64,h=8,w=8")) == "pw:cin=32,cout=64,h=8,w=8"
+
+
+def test_a_layer_the_engine_cannot_run_is_one_line(capsys):
+    assert main(["rtl-check", "--layer", "avgpool:c=3,h=9,w=9,k=3,s=3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stride 3 is not supported" in err[0]
+
+
+def test_a_big_layer_is_tiled_like_the_cycle_model():
+    cfg = load()
+    tiles = layer_tiles(parse_spec("pw:cin=144,cout=24,h=64,w=64"), cfg)
+    assert len(tiles) > 1 and sum(t.h * t.w for t in tiles) % (64 * 64) == 0
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ("dw:c=5,h=6", "missing w, k"),
+    ("foo:c=1", "KIND one of"),
+    ("dw:c=x,h=1,w=1,k=3", "c must be an integer"),
+    ("dw:c=4,h=4,w=4,k=3,q=1", "'q=1' is not one of"),
+    ("conv:cin=3,cout=0,h=4,w=4,k=3", "cout must be positive"),
+    ("dw c=4", "expected KIND:key=value"),
+])
+def test_bad_specs_are_one_line(spec, msg, capsys):
+    with pytest.raises(HwsimError, match=msg):
+        parse_spec(spec)
+    assert main(["rtl-check", "--layer", spec]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and msg in err[0]
