@@ -115,41 +115,55 @@ def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True
     return res
 
 
+# Block-RAM aspect ratios (UG573): (depth, width, BRAM36 equivalents); RAMB18E2 counts one half.
+_BRAM_SHAPES = ((512, 72, 1.0), (1024, 36, 1.0), (2048, 18, 1.0), (4096, 9, 1.0), (8192, 4, 1.0),
+                (16384, 2, 1.0), (32768, 1, 1.0), (512, 36, 0.5), (1024, 18, 0.5), (2048, 9, 0.5),
+                (4096, 4, 0.5), (8192, 2, 0.5), (16384, 1, 0.5))
+
+
 def _bram36(depth: int, width: int) -> float:
-    """Block RAMs Yosys uses for a simple dual-port memory (RAMB36E2/RAMB18E2 aspect ratios, UG573)."""
-    if depth <= 64:              # Yosys maps shallow memories to LUT-RAM
-        return 0.0
-    best = float("inf")
-    for d, w, cost in ((512, 72, 1.0), (1024, 36, 1.0), (2048, 18, 1.0), (4096, 9, 1.0), (8192, 4, 1.0),
-                       (16384, 2, 1.0), (32768, 1, 1.0), (512, 36, 0.5), (1024, 18, 0.5), (2048, 9, 0.5),
-                       (4096, 4, 0.5), (8192, 2, 0.5), (16384, 1, 0.5)):
-        best = min(best, ceil(depth / d) * ceil(width / w) * cost)
-    return best
+    """Block RAMs for a ``depth`` x ``width`` memory: columns of mixed aspect ratios, cheapest
+    first (what Yosys' memory_libmap does; a 2304 x 512 buffer is 7 x (512x72) columns of 5 plus
+    one 4096 x 9 column = 36)."""
+    best = [0.0] + [float("inf")] * width          # best[w]: cost of the lowest w bits
+    for w in range(1, width + 1):
+        for d, bw, cost in _BRAM_SHAPES:
+            best[w] = min(best[w], best[max(0, w - bw)] + ceil(depth / d) * cost)
+    return best[width]
 
 
-# Calibration (Yosys 0.23, synth_xilinx -family xcup -flatten): see tests/rtl/test_synth.py.
-LUT_PER_POST_LANE = 1100     # bias add, shift-add requantisation multiplier, rounding shifter, clamp, LUT-RAM
-FF_PER_POST_LANE = 290
-LUT_PER_ACC = 55             # pointwise adder tree + accumulator per (pixel, output channel)
-FF_PER_ACC = 50
-LUT_PER_DW_LANE = 1800       # depthwise window, tap muxes, reduction tree per channel lane
-FF_PER_DW_LANE = 1000
-LUT_BASE = 800               # stream word assembly, counters, FSMs
-FF_BASE = 600
+# Calibration against Yosys 0.23 (synth_xilinx -family xcup -flatten); see tests/rtl/test_synth.py.
+# Post-processing lane (PostProc alone, 2 lanes, LUT words of 8/16/32 bytes): 1514/1592/1714 LUTs
+# and 290/354/482 FFs per lane.
+def _post_lane(lut_word: int) -> tuple[float, float]:
+    return 1450 + 8 * lut_word, 226 + 8 * lut_word
+
+
+LUT_PW_BASE, FF_PW_BASE = 1500, 1400     # CONV engine control, counters, pipeline flags
+LUT_PER_BEAT_BYTE = 100                  # input word assembly and beat muxing, per s_axis byte lane
+LUT_DW_LANE_TAP, FF_DW_LANE_TAP = 150, 40   # depthwise window / tap muxes / tree, per lane and tap
 
 
 def estimate(p: PEArrayParams) -> dict[str, float]:
-    """Analytic resource estimate (no Yosys): DSP, LUT, FF, BRAM36."""
-    lanes = p.pp * p.ocp + p.dw_channels
+    """Analytic resource estimate (no Yosys): DSP48E2, CLB LUTs, flip-flops, BRAM36."""
+    from .postproc import lut_word_bytes
+    lut_lane, ff_lane = _post_lane(lut_word_bytes(p.in_bytes))
+    lanes = p.ocp + p.dw_channels                      # post-processing lanes (CONV + depthwise)
+    accs = p.pp * p.ocp
     wbuf_width = 8 * p.icp * p.ocp
-    lut_ram = wbuf_width * ceil(p.wbuf_depth / 64) if p.wbuf_depth <= 64 else 0    # RAM64X1S per bit
-    return {
-        "dsp": p.multipliers,
-        "lut": LUT_BASE + lanes * LUT_PER_POST_LANE + p.pp * p.ocp * LUT_PER_ACC
-        + p.dw_channels * LUT_PER_DW_LANE + lut_ram,
-        "ff": FF_BASE + lanes * FF_PER_POST_LANE + p.pp * p.ocp * FF_PER_ACC + p.dw_channels * FF_PER_DW_LANE,
-        "bram36": _bram36(p.wbuf_depth, wbuf_width) + _bram36(p.max_width, 8 * p.dw_channels * (p.kmax - 1)),
-    }
+    shallow = p.wbuf_depth <= 64                       # LUT-RAM (RAM64X1S per bit), else block RAM
+    taps = p.dw_channels * p.kmax * p.kmax
+    lut = (LUT_PW_BASE + LUT_PER_BEAT_BYTE * p.in_bytes + lanes * lut_lane
+           + accs * (18 * (p.icp - 1) + 2 * p.acc_width)          # adder tree, accumulator, park shift
+           + taps * LUT_DW_LANE_TAP
+           + (wbuf_width * ceil(p.wbuf_depth / 64) if shallow else 0))
+    ff = (FF_PW_BASE + lanes * ff_lane
+          + p.pw_macs_per_cycle * 16                              # registered INT8 products
+          + accs * (2 * p.acc_width + 20)                         # accumulator, park, tree sum
+          + taps * FF_DW_LANE_TAP)
+    bram = (0.0 if shallow else _bram36(p.wbuf_depth, wbuf_width)) \
+        + _bram36(p.max_width, 8 * p.dw_channels * (p.kmax - 1))
+    return {"dsp": p.multipliers, "lut": round(lut), "ff": round(ff), "bram36": bram}
 
 
 def fit(res: dict, board: dict) -> dict:

@@ -27,8 +27,10 @@ def run(args: argparse.Namespace) -> int:
     pe, board = cfg.pe, cfg.board
     est = estimate(pe)
     if est["dsp"] > board["dsp"]:     # cannot be placed at all: no point running Yosys for minutes
-        raise HwsimError(f"the PE array needs {est['dsp']} DSP48E2 (PP x ICP x OCP = {pe.pp}x{pe.icp}x{pe.ocp} "
-                         f"+ depthwise {pe.dw_channels}x{pe.kmax}x{pe.kmax}); {board['device']} has {board['dsp']}")
+        pw = pe.pw_macs_per_cycle
+        raise HwsimError(f"the PE array needs {est['dsp']} DSP48E2 (CONV array PP x ICP x OCP = "
+                         f"{pe.pp}x{pe.icp}x{pe.ocp} = {pw}, depthwise engine {est['dsp'] - pw}); "
+                         f"{board['device']} has {board['dsp']}")
     res = est if args.estimate_only else synthesize(pe, family=yosys_family(board.get("family", "zynquplus")))
     f = fit(res, board)
     out = {"device": board["device"], "dsp": res["dsp"], "lut": res["lut"], "ff": res["ff"],
