@@ -70,7 +70,7 @@ class PointwiseArray(wiring.Component):
         m = Module()
         p = self.params
         PP, ICP, OCP = p.pp, p.icp, p.ocp
-        B, OB = p.in_bytes, p.out_bytes
+        B = p.in_bytes
         const = conv_stream_constants(p)
         WPB, QB, LB = const["WPB"], const["QB"], const["LB"]
         LW = lut_word_bytes(B)

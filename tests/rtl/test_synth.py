@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
 from amaranth.back import verilog
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
