@@ -13,12 +13,15 @@ Tiling (one layer -> an ordered list of ``TileSpec`` with the bytes each tile lo
   Grouped convs run group by group.
 - DW / MAXPOOL / AVGPOOL: channel groups (multiples of ``dw_channels``) x row bands that carry
   their k - stride halo rows, column strips when the width exceeds ``max_width``.
-- GAP: channel groups over the whole map (at least one engine group per tile: the pool streams
-  through per-channel accumulators, so its input need not be resident).  ADD / SCALE: row bands of all channels (channel
-  chunks if a row does not fit); ADD loads two operands, SCALE one plus its per-channel factors.
+- GAP: channel groups over the whole map (at least one engine group of ``ew_lanes`` channels per
+  tile: the pool streams through per-channel accumulators, so its input need not be resident).
+  ADD / SCALE: row bands of all channels (chunks of whole engine groups -- ``add_lanes`` /
+  ``ew_lanes`` channels -- if a row does not fit); ADD loads two operands, SCALE one plus its
+  per-channel factors.
 - Loads are the exact input rows/columns the tile reads (halo included, padding excluded) plus
-  the parameter block the RTL streams first: the activation LUT, weights and requantisation
-  parameters (see the constants below).
+  the parameter bytes the RTL streams: CONV the activation LUT, weights and requantisation
+  parameters (see the constants below); depthwise-engine modes ``rtl.golden_dw.param_bytes`` (the
+  LUT where the mode post-processes, SCALE/ADD's per-tensor header, one block per channel group).
 
 Schedule (``schedule``): tile ``i`` computes for ``tile_cycles`` while the data mover reads tile
 ``i+1``'s loads and writes tile ``i-1``'s stores (double buffering); step ``i`` lasts
@@ -37,7 +40,7 @@ import numpy as np
 
 from mapper.ir import DATA_MOVEMENT, Graph, Node, Op, kernel_size, pads, strides
 from rtl.cycles import tile_cycles
-from rtl.golden_dw import block_bytes
+from rtl.golden_dw import group_lanes, param_bytes
 from rtl.params import Mode, ParamError, PEArrayParams, TileSpec
 
 from .errors import HwsimError
@@ -48,9 +51,10 @@ LUT_BYTES = 256              # the 256-entry activation LUT, once per tile (rtl/
 CONV_QPARAM_BYTES = 8        # per output channel: int32 bias, uint16 mult, uint8 shift, pad (rtl/golden_pw.py qparam_block)
 
 
-def _dw_block_bytes(p: PEArrayParams, mode: Mode, channels: int) -> int:
-    """Depthwise-engine parameter blocks: one per group of dw_channels (rtl/golden_dw.py block_bytes)."""
-    return -(-channels // p.dw_channels) * block_bytes(p, mode)
+def _dw_param_bytes(p: PEArrayParams, mode: Mode, channels: int) -> int:
+    """Depthwise-engine parameter bytes of a tile: LUT / header and one block per channel group
+    (rtl/golden_dw.py param_bytes)."""
+    return param_bytes(p, mode, channels)
 
 
 # A tile as (mode, cin, cout, h, w, k, stride, pad): the TileSpec fields, hashable and cheap to build.
@@ -263,18 +267,18 @@ class Tiler:
                     h_t = max(1, (oh - 1) * s + k - 2 * p)
                     w_t = max(1, (ow - 1) * s + k - 2 * p)
                     specs.append((mode, c, c, h_t, w_t, k, s, p))
-                    load.append(irows * icols * c + _dw_block_bytes(pe, mode, c) + LUT_BYTES)
+                    load.append(irows * icols * c + _dw_param_bytes(pe, mode, c))
                     store.append(oh * ow * c)
         return LayerTiles(mode, specs, load, store)
 
     def _gap(self, g: Graph, n: Node) -> LayerTiles:
         _, C, H, W = g.in_shape(n)
-        dwc = self.pe.dw_channels
+        dwc = group_lanes(self.pe, Mode.GAP)
         # GAP streams its input through per-channel accumulators; at least one engine group per tile
         cg = min(C, max(dwc, self.half_in // (H * W) // dwc * dwc))
         chunks = _chunks(C, cg)
         return LayerTiles(Mode.GAP, [(Mode.GAP, c, c, H, W, 1, 1, 0) for c in chunks],
-                          [H * W * c + _dw_block_bytes(self.pe, Mode.GAP, c) + LUT_BYTES for c in chunks],
+                          [H * W * c + _dw_param_bytes(self.pe, Mode.GAP, c) for c in chunks],
                           list(chunks))
 
     def _elementwise(self, g: Graph, n: Node, mode: Mode) -> LayerTiles:
@@ -283,7 +287,7 @@ class Tiler:
             raise HwsimError(f"node {n.name!r} ({n.op}): expects NCHW tensors on the PL, got {x}")
         _, C, H, W = x
         operands = 2 if mode == Mode.ADD else 1
-        dwc = self.pe.dw_channels
+        dwc = group_lanes(self.pe, mode)       # channels per engine group
         cc = C
         if min(self.half_in // (operands * W * cc), self.half_out // (W * cc)) < 1:
             cc = min(C, max(dwc, min(self.half_in // (operands * W), self.half_out // W) // dwc * dwc))
@@ -295,7 +299,7 @@ class Tiler:
         for c in _chunks(C, cc):
             for oh in _chunks(H, th):
                 specs.append((mode, c, c, oh, W, 1, 1, 0))
-                load.append(operands * oh * W * c + _dw_block_bytes(self.pe, mode, c) + LUT_BYTES)
+                load.append(operands * oh * W * c + _dw_param_bytes(self.pe, mode, c))
                 store.append(oh * W * c)
         return LayerTiles(mode, specs, load, store)
 

@@ -17,6 +17,8 @@ from .params import Mode, ParamError, PEArrayParams, TileSpec
 
 # rtl.depthwise.LATENCY: window, products and sum stages + rtl.postproc.PostProc's 5 stages
 DW_LATENCY = 8
+# rtl.depthwise.EW_LATENCY: SCALE / ADD input, products, shift and output stages
+EW_LATENCY = 4
 # rtl.depthwise.PIPE_STAGES: a group's parameters stay in use until its last step leaves the sum stage
 DW_PARAM_HOLD = 3
 
@@ -78,31 +80,48 @@ def _check_dw(p: PEArrayParams, t: TileSpec) -> None:
             raise ParamError(f"{name} pad {pad} must be below the kernel size {k} and at most 3")
         if min(t.h, t.w) + 2 * pad < k:
             raise ParamError(f"{name} tile {t.h}x{t.w} (pad {pad}) is smaller than its {k}x{k} window")
-    if t.mode == Mode.ADD and 2 * p.dw_channels > p.in_bytes:
-        raise ParamError(f"ADD needs 2 x dw_channels = {2 * p.dw_channels} input lanes; beats have {p.in_bytes}")
-    n = {Mode.DW: k * k, Mode.MAXPOOL: 1, Mode.AVGPOOL: k * k, Mode.SCALE: 1, Mode.GAP: t.h * t.w,
-         Mode.ADD: 2}[t.mode]                      # terms summed into one accumulator
-    lo, hi = (-128 * 127 * n, 128 * 128 * n) if t.mode in (Mode.DW, Mode.SCALE, Mode.ADD) else (-128 * n, 127 * n)
+    if t.mode == Mode.ADD and p.add_lanes < 1:
+        raise ParamError(f"ADD needs 2 input lanes per channel (a and b); beats have {p.in_bytes}")
+    if t.mode in (Mode.SCALE, Mode.ADD):
+        return          # no accumulator: the fixed-width light output path holds any INT8 x 16-bit product
+    n = {Mode.DW: k * k, Mode.MAXPOOL: 1, Mode.AVGPOOL: k * k, Mode.GAP: t.h * t.w}[t.mode]   # terms summed
+    lo, hi = (-128 * 127 * n, 128 * 128 * n) if t.mode == Mode.DW else (-128 * n, 127 * n)
     if lo < -(1 << (p.acc_width - 1)) or hi >= 1 << (p.acc_width - 1):
         raise ParamError(f"{name} tile {t.h}x{t.w} k={k} can reach acc = {hi if hi >= -lo else lo}, "
                          f"beyond the {p.acc_width}-bit accumulator")
 
 
+def gap_chunks(p: PEArrayParams) -> int:
+    """rtl.depthwise.gap_chunks: PostProc passes of dw_channels lanes per GAP group."""
+    return -(-p.ew_lanes // p.dw_channels)
+
+
 def _dw_cycles(p: PEArrayParams, t: TileSpec) -> int:
-    """rtl.depthwise: the activation LUT (once), the first group's parameter block, then per channel
-    group one window step per cycle over the (h+pad) x (w+pad) padded input (bottom/right padding
-    steps take no input); the next group's block loads while the pipeline drains, and its first step
-    follows max(block beats, DW_PARAM_HOLD) cycles after the previous group's last.  The tile ends
-    when its last output beat leaves, DW_LATENCY cycles after the step that completes the last
-    output window."""
-    from .golden_dw import block_beats, window
+    """rtl.depthwise: the tile prologue (the activation LUT, or SCALE/ADD's per-tensor header), the
+    first group's parameter block, then per channel group (``rtl.golden_dw.group_lanes`` channels)
+    one step per cycle over the (h+pad) x (w+pad) padded input (bottom/right padding steps take no
+    input); the next group's block loads while the pipeline drains, and its first step follows
+    max(block beats, hold) cycles after the previous group's last (hold: DW_PARAM_HOLD, GAP
+    DW_PARAM_HOLD + chunks - 1; ADD has no per-group block and no gap).  The tile ends when its
+    last output beat leaves, the mode's latency after the step that completes the last output
+    (window modes and GAP's accumulation DW_LATENCY, GAP + its serialised chunks, SCALE/ADD
+    EW_LATENCY)."""
+    from .golden_dw import block_beats, group_lanes, header_beats, uses_lut, window
     from .golden_pw import lut_word_bytes
     k, stride, pad = window(t.mode, t.k, t.stride, t.pad)
-    groups = ceil(t.cin / p.dw_channels)
+    groups = ceil(t.cin / group_lanes(p, t.mode))
     blk = block_beats(p, t.mode)
+    pre = (256 // lut_word_bytes(p.in_bytes) if uses_lut(t.mode) else 0) + header_beats(p, t.mode)
     steps = (t.h + pad) * (t.w + pad)
     last_y = (t.out_h - 1) * stride + k - 1 - pad        # step of the last output window
     last_x = (t.out_w - 1) * stride + k - 1 - pad
     last_step = steps - 1 if t.mode == Mode.GAP else last_y * (t.w + pad) + last_x
-    return (1 + 256 // lut_word_bytes(p.in_bytes) + blk + (groups - 1) * (steps + max(blk, DW_PARAM_HOLD))
-            + last_step + DW_LATENCY + 1)
+    if t.mode == Mode.ADD:
+        gap, latency = 0, EW_LATENCY
+    elif t.mode == Mode.SCALE:
+        gap, latency = max(blk, DW_PARAM_HOLD), EW_LATENCY
+    elif t.mode == Mode.GAP:
+        gap, latency = max(blk, DW_PARAM_HOLD + gap_chunks(p) - 1), DW_LATENCY + gap_chunks(p)
+    else:
+        gap, latency = max(blk, DW_PARAM_HOLD), DW_LATENCY
+    return 1 + pre + blk + (groups - 1) * (steps + gap) + last_step + latency + 1

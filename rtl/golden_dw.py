@@ -1,41 +1,61 @@
 """NumPy golden model of the depthwise engine (``rtl.depthwise``) and its stream packer.
 
-Every mode is bit-exact INT8 arithmetic followed by the shared post-processing stage
-``rtl.golden.requantize`` (per channel ``bias``/``mult``/``shift``, clamp, optional LUT):
+Window modes (``D = params.dw_channels`` lanes, the kmax x kmax window and line buffers) are
+bit-exact INT8 arithmetic followed by the shared post-processing stage ``rtl.golden.requantize``
+(per channel ``bias``/``mult``/``shift``, clamp, optional LUT):
 
     DW       acc[y,x,c] = sum_{i,j<k} x_pad[y*s+i, x*s+j, c] * w[c,i,j]      (zero padding)
     MAXPOOL  acc[y,x,c] = max_{i,j<k} x_pad[...]     (padding never wins: it is -128, INT8's minimum)
     AVGPOOL  acc[y,x,c] = sum_{i,j<k} x_pad[...]     (zero padding, i.e. count_include_pad: the
                                                        packer picks mult/shift ~ 1/k^2)
-    SCALE    acc[y,x,c] = x[y,x,c] * s[c]            (the SE multiply; ``s`` signed INT8)
-    GAP      acc[0,0,c] = sum_{y,x} x[y,x,c]         (mult/shift ~ 1/(h*w))
-    ADD      acc[y,x,c] = a[y,x,c] * ma[c] + b[y,x,c] * mb[c]   (ma, mb signed INT8; per tensor in
-                                                       practice: the packer repeats them per channel)
     out = requantize(acc, bias, mult, shift, clamp_lo, clamp_hi, lut)
 
-SCALE, GAP and ADD are pixel-wise: they ignore the tile's k, stride and pad (see ``window``).
+Pixel-wise modes use the full beat width (``L = params.ew_lanes = min(in_bytes, out_bytes)``
+channels per beat for SCALE and GAP, ``A = params.add_lanes = min(in_bytes // 2, out_bytes)`` for
+ADD, whose input beat carries both operands); they ignore the tile's k, stride and pad (``window``):
 
-Stream packing (``B = params.in_bytes`` byte lanes per input beat, ``D = params.dw_channels``).
-Channels are processed in groups of D (group g = channels g*D .. g*D+D-1; in a ragged last group
-the unused lanes carry zeros in and come out as zeros).  The input stream of a tile is:
+    GAP      acc[0,0,c] = sum_{y,x} x[y,x,c];  out = requantize(acc, bias, mult, shift, clamp, lut)
+                                             (per channel bias/mult/shift; mult/shift ~ 1/(h*w))
+    SCALE    out[y,x,c] = clamp(sat8((x[y,x,c] * s[c] + rnd) >> shift))
+             s[c] unsigned 16 bit (the PS folds the SE gate and the requantisation into it:
+             s = round(gate * S_in / S_out * 2^shift)); ``shift`` per tensor, 0..31
+    ADD      out[y,x,c] = clamp(sat8((a[y,x,c] * ma + b[y,x,c] * mb + rnd) >> shift))
+             ma, mb signed 16 bit and ``shift`` (0..31) per tensor
+  where rnd = 1 << (shift - 1) (0 for shift 0), i.e. round to nearest, ties toward +inf, exactly
+  ``rtl.golden.requantize`` with bias 0 and mult 1; sat8 saturates to [-128, 127], clamp to
+  [clamp_lo, clamp_hi].  SCALE and ADD have no bias, no per-channel mult and no activation LUT
+  (``lut_en`` is ignored).
 
-    LUT      ``rtl.postproc.lut_beats(B)`` beats, once per tile (before group 0), always sent
-             (ignored unless ``lut_en``): beat a carries entries a*W .. a*W+W-1 in its lowest
-             lanes, W = ``lut_word_bytes(B)``
+Stream packing (``B = params.in_bytes`` byte lanes per input beat).  Channels are processed in
+groups of ``G = group_lanes(params, mode)`` (D for the window modes, L for SCALE/GAP, A for ADD;
+group g = channels g*G .. g*G+G-1; in a ragged last group the unused lanes carry zeros in and come
+out as zeros).  Every block below is right-aligned in its beats (zero bytes first, the block's last
+byte is the top lane of its last beat).  The input stream of a tile is:
+
+    LUT      DW, MAXPOOL, AVGPOOL, GAP (the modes whose outputs go through the post-processing
+             stage): ``rtl.postproc.lut_beats(B)`` beats, once per tile (before group 0), always
+             sent (ignored unless ``lut_en``): beat a carries entries a*W .. a*W+W-1 in its lowest
+             lanes, W = ``lut_word_bytes(B)``.  SCALE and ADD send no LUT.
+    header   per-tensor parameters, once per tile (before group 0), ``header_beats`` beats:
+               SCALE: uint8 shift                                           (1 byte)
+               ADD:   int16 ma, int16 mb (little-endian), uint8 shift      (5 bytes)
+               other modes: none
     then for every channel group:
-      block  the group's parameter bytes, right-aligned in ``block_beats`` beats (zero bytes first,
-             the block's last byte is the top lane of the last beat).  Block byte order:
-               taps   DW: D x kmax*kmax INT8, lane-major: byte c*kmax^2 + t is tap t = r*kmax + col
-                      of lane c; a k x k kernel sits in the bottom-right k x k corner (other taps 0).
-                      SCALE: D bytes s[c].  ADD: D bytes ma[c], then D bytes mb[c].
-                      MAXPOOL, AVGPOOL, GAP: no taps.
-               bias   D x int32, little-endian (lane c at bytes 4c..4c+3)
-               mult   D x uint16, little-endian
-               shift  D x uint8 (0..47)
-      pixels h*w beats in raster order; lane c = channel g*D+c.  ADD: lanes 0..D-1 carry operand a,
-             lanes D..2D-1 operand b.
-The output stream is, per group, out_h*out_w beats in raster order, lane c = channel g*D+c (upper
-lanes zero), ``last`` on the final beat of the tile.
+      block  the group's parameter bytes, ``block_beats`` beats.  Block byte order:
+               DW:       D x kmax*kmax INT8 taps, lane-major: byte c*kmax^2 + t is tap t = r*kmax + col
+                         of lane c (a k x k kernel sits in the bottom-right k x k corner, other taps 0),
+                         then the requantisation fields of D lanes
+               MAXPOOL, AVGPOOL: the requantisation fields of D lanes
+               GAP:      the requantisation fields of L lanes
+               SCALE:    L x uint16 s, little-endian (lane c at bytes 2c, 2c+1)
+               ADD:      none (its parameters are per tensor: the header)
+             requantisation fields of n lanes: n x int32 bias (lane c at bytes 4c..4c+3), then
+             n x uint16 mult, then n x uint8 shift (0..47), little-endian
+      pixels h*w beats in raster order: window modes lane c = channel g*D+c; SCALE/GAP lane c =
+             channel g*L+c; ADD lanes 0..A-1 carry operand a, lanes A..2A-1 operand b.
+The output stream is, per group, out_h*out_w beats in raster order (GAP: one beat), lane c =
+channel g*G+c in the low G lanes of the ``out_bytes``-lane beat (other lanes zero), ``last`` on the
+final beat of the tile.
 """
 
 from __future__ import annotations
@@ -49,21 +69,64 @@ from .golden_pw import MAX_SHIFT, Case, check_qparams, lut_block, pack_beats
 from .params import Mode, ParamError, PEArrayParams, TileSpec
 
 DW_MODES = (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL, Mode.SCALE, Mode.GAP, Mode.ADD)
+WINDOW_MODES = (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL)
+PIXEL_MODES = (Mode.SCALE, Mode.GAP, Mode.ADD)
+LUT_MODES = (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL, Mode.GAP)   # outputs through rtl.postproc (LUT sent)
 RQ_BYTES = 7            # per channel: int32 bias, uint16 mult, uint8 shift
+EW_MAX_SHIFT = 31       # SCALE / ADD per-tensor shift (5 bits)
+HEADER_BYTES = {Mode.SCALE: 1, Mode.ADD: 5}
+
+
+def group_lanes(p: PEArrayParams, mode: Mode) -> int:
+    """Channels per channel group (and per pixel beat) of a mode."""
+    mode = Mode(mode)
+    if mode in (Mode.SCALE, Mode.GAP):
+        return p.ew_lanes
+    if mode == Mode.ADD:
+        return p.add_lanes
+    return p.dw_channels
 
 
 def taps_per_lane(p: PEArrayParams, mode: Mode) -> int:
-    """INT8 taps per lane in a channel group's parameter block."""
-    return {Mode.DW: p.kmax * p.kmax, Mode.SCALE: 1, Mode.ADD: 2}.get(Mode(mode), 0)
+    """INT8 taps per lane in a DW channel group's parameter block (other modes: 0)."""
+    return p.kmax * p.kmax if Mode(mode) == Mode.DW else 0
 
 
 def block_bytes(p: PEArrayParams, mode: Mode) -> int:
-    """Bytes of one channel group's parameter block."""
-    return p.dw_channels * (taps_per_lane(p, mode) + RQ_BYTES)
+    """Bytes of one channel group's parameter block (see the module docstring)."""
+    mode = Mode(mode)
+    if mode in WINDOW_MODES:
+        return p.dw_channels * (taps_per_lane(p, mode) + RQ_BYTES)
+    if mode == Mode.GAP:
+        return p.ew_lanes * RQ_BYTES
+    if mode == Mode.SCALE:
+        return 2 * p.ew_lanes
+    return 0
 
 
 def block_beats(p: PEArrayParams, mode: Mode) -> int:
     return ceil(block_bytes(p, mode) / p.in_bytes)
+
+
+def header_bytes(mode: Mode) -> int:
+    """Bytes of the per-tensor header a tile sends once, before group 0."""
+    return HEADER_BYTES.get(Mode(mode), 0)
+
+
+def header_beats(p: PEArrayParams, mode: Mode) -> int:
+    return ceil(header_bytes(mode) / p.in_bytes)
+
+
+def uses_lut(mode: Mode) -> bool:
+    """Whether the tile's stream starts with the activation LUT."""
+    return Mode(mode) in LUT_MODES
+
+
+def param_bytes(p: PEArrayParams, mode: Mode, channels: int) -> int:
+    """Parameter bytes a tile of ``channels`` channels streams ahead of / between its pixels: the
+    LUT (256 bytes, LUT modes), the per-tensor header and one block per channel group."""
+    return ((256 if uses_lut(mode) else 0) + header_bytes(mode)
+            + ceil(channels / group_lanes(p, mode)) * block_bytes(p, mode))
 
 
 def window(mode: Mode, k: int, stride: int, pad: int) -> tuple[int, int, int]:
@@ -75,9 +138,10 @@ def window(mode: Mode, k: int, stride: int, pad: int) -> tuple[int, int, int]:
 
 def accumulate(mode: Mode, x: np.ndarray, *, k: int = 1, stride: int = 1, pad: int = 0,
                taps: np.ndarray | None = None, b: np.ndarray | None = None) -> np.ndarray:
-    """Accumulator values (int64, shape (out_h, out_w, C)) of one mode on ``x`` (h, w, C) INT8.
+    """Accumulator values (int64, shape (out_h, out_w, C)) of one mode on ``x`` (h, w, C) INT8:
+    the value before rounding/shifting (SCALE: x*s; ADD: a*ma + b*mb).
 
-    ``taps``: DW (C, k, k); SCALE (C,); ADD (C, 2) = (ma, mb).  ``b``: ADD's second operand.
+    ``taps``: DW (C, k, k); SCALE s (C,); ADD (ma, mb).  ``b``: ADD's second operand.
     """
     mode = Mode(mode)
     x = np.asarray(x, dtype=np.int64)
@@ -87,9 +151,9 @@ def accumulate(mode: Mode, x: np.ndarray, *, k: int = 1, stride: int = 1, pad: i
     if mode == Mode.SCALE:
         return x * np.asarray(taps, dtype=np.int64)[None, None, :]
     if mode == Mode.ADD:
-        t = np.asarray(taps, dtype=np.int64)
-        return x * t[:, 0] + np.asarray(b, dtype=np.int64) * t[:, 1]
-    if mode not in (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL):
+        ma, mb = (int(v) for v in np.asarray(taps, dtype=np.int64).reshape(2))
+        return x * ma + np.asarray(b, dtype=np.int64) * mb
+    if mode not in WINDOW_MODES:
         raise ParamError(f"mode {mode.name} does not run on the depthwise engine")
     padval = -128 if mode == Mode.MAXPOOL else 0
     xp = np.full((h + 2 * pad, w + 2 * pad, c), padval, dtype=np.int64)
@@ -106,18 +170,32 @@ def accumulate(mode: Mode, x: np.ndarray, *, k: int = 1, stride: int = 1, pad: i
     return (win * wt).sum(axis=0)
 
 
-def golden(mode: Mode, x: np.ndarray, bias, mult, shift, *, k: int = 1, stride: int = 1, pad: int = 0,
+def golden(mode: Mode, x: np.ndarray, bias=0, mult=1, shift=0, *, k: int = 1, stride: int = 1, pad: int = 0,
            taps=None, b=None, clamp_lo: int = -128, clamp_hi: int = 127, lut=None) -> np.ndarray:
-    """INT8 output (out_h, out_w, C) of one depthwise-engine mode."""
+    """INT8 output (out_h, out_w, C) of one depthwise-engine mode.  SCALE / ADD: ``shift`` is the
+    per-tensor shift; ``bias``, ``mult`` and ``lut`` do not exist in those modes (ignored)."""
+    mode = Mode(mode)
     k, stride, pad = window(mode, k, stride, pad)
     acc = accumulate(mode, x, k=k, stride=stride, pad=pad, taps=taps, b=b)
+    if mode in (Mode.SCALE, Mode.ADD):
+        return requantize(acc, 0, 1, int(np.asarray(shift).reshape(-1)[0]), clamp_lo, clamp_hi, None)
     return requantize(acc, bias, mult, shift, clamp_lo, clamp_hi, lut)
 
 
-def pack(p: PEArrayParams, tile: TileSpec, x: np.ndarray, bias, mult, shift, *, taps=None, b=None,
+def _right_aligned(blk: np.ndarray, beats: int, nb: int) -> list[int]:
+    blk = np.asarray(blk, dtype=np.int64) & 0xFF
+    return pack_beats(np.concatenate([np.zeros(beats * nb - blk.size, np.int64), blk]), nb)
+
+
+def _le(v, dtype) -> np.ndarray:
+    return np.asarray(v, dtype=np.int64).astype(dtype).view(np.uint8).astype(np.int64)
+
+
+def pack(p: PEArrayParams, tile: TileSpec, x: np.ndarray, bias=0, mult=1, shift=0, *, taps=None, b=None,
          lut=None) -> list[int]:
     """The input stream (beat data, ``p.in_bytes`` lanes each) of a depthwise-engine tile."""
-    mode, d, nb, km = Mode(tile.mode), p.dw_channels, p.in_bytes, p.kmax
+    mode, nb, km = Mode(tile.mode), p.in_bytes, p.kmax
+    d = group_lanes(p, mode)
     k, _, _ = window(mode, tile.k, tile.stride, tile.pad)
     h, w, cin = tile.h, tile.w, tile.cin
     groups = ceil(cin / d)
@@ -129,39 +207,43 @@ def pack(p: PEArrayParams, tile: TileSpec, x: np.ndarray, bias, mult, shift, *, 
         out[tuple(slice(0, n) for n in a.shape)] = a
         return out
 
-    tapv = np.zeros((cpad, km * km), dtype=np.int64)   # DW: lane-major kmax x kmax taps
-    if mode == Mode.DW:
-        kern = np.zeros((cin, km, km), dtype=np.int64)
-        kern[:, km - k:, km - k:] = np.asarray(taps, dtype=np.int64).reshape(cin, k, k)
-        tapv[:cin] = kern.reshape(cin, -1)
-    elif mode == Mode.SCALE:
-        tapv[:cin, 0] = np.asarray(taps, dtype=np.int64)
-    elif mode == Mode.ADD:
-        tapv[:cin, :2] = np.asarray(taps, dtype=np.int64)
-    rq = [padded(np.broadcast_to(np.asarray(v, dtype=np.int64), (cin,)), (cpad,)) for v in (bias, mult, shift)]
     xs = padded(x, (h, w, cpad))
-    bs = padded(b, (h, w, cpad)) if mode == Mode.ADD else np.zeros((h, w, cpad), dtype=np.int64)
-    stream = lut_block(None if lut is None else np.asarray(lut), nb)
+    stream = lut_block(None if lut is None else np.asarray(lut), nb) if uses_lut(mode) else []
+    if mode == Mode.SCALE:
+        stream += _right_aligned(np.array([int(np.asarray(shift).reshape(-1)[0])]), header_beats(p, mode), nb)
+    elif mode == Mode.ADD:
+        ma, mb = np.asarray(taps, dtype=np.int64).reshape(2)
+        hdr = np.concatenate([_le([ma, mb], "<i2"), [int(np.asarray(shift).reshape(-1)[0])]])
+        stream += _right_aligned(hdr, header_beats(p, mode), nb)
+    if mode == Mode.DW:
+        tapv = np.zeros((cpad, km, km), dtype=np.int64)
+        tapv[:cin, km - k:, km - k:] = np.asarray(taps, dtype=np.int64).reshape(cin, k, k)
+        tapv = tapv.reshape(cpad, km * km)
+    if mode == Mode.SCALE:
+        sv = padded(np.asarray(taps, dtype=np.int64).reshape(cin), (cpad,))
+    if mode in LUT_MODES:
+        rq = [padded(np.broadcast_to(np.asarray(v, dtype=np.int64), (cin,)), (cpad,)) for v in (bias, mult, shift)]
+    bs = padded(b, (h, w, cpad)) if mode == Mode.ADD else None
     for g in range(groups):
         ch = slice(g * d, (g + 1) * d)
         fields = []
         if mode == Mode.DW:
             fields = [tapv[ch].reshape(-1)]
-        elif mode in (Mode.SCALE, Mode.ADD):      # s | ma lanes, then mb lanes
-            fields = [tapv[ch, j] for j in range(taps_per_lane(p, mode))]
-        fields += [rq[0][ch].astype("<i4").view(np.uint8), rq[1][ch].astype("<u2").view(np.uint8),
-                   rq[2][ch].astype(np.uint8)]
-        blk = np.concatenate([f.astype(np.int64) & 0xFF for f in fields])
-        stream += pack_beats(np.concatenate([np.zeros(block_beats(p, mode) * nb - blk.size, np.int64), blk]), nb)
+        if mode == Mode.SCALE:
+            fields = [_le(sv[ch], "<u2")]
+        if mode in LUT_MODES:
+            fields += [_le(rq[0][ch], "<i4"), _le(rq[1][ch], "<u2"), rq[2][ch]]
+        if fields:
+            stream += _right_aligned(np.concatenate(fields), block_beats(p, mode), nb)
         lanes = np.concatenate([xs[:, :, ch], bs[:, :, ch]], axis=2) if mode == Mode.ADD else xs[:, :, ch]
         for pix in lanes.reshape(h * w, -1):
             stream += pack_beats(pix, nb)
     return stream
 
 
-def out_beats(p: PEArrayParams, out: np.ndarray) -> list[int]:
+def out_beats(p: PEArrayParams, mode: Mode, out: np.ndarray) -> list[int]:
     """The output stream (beat data, ``p.out_bytes`` lanes) carrying ``out`` (out_h, out_w, C)."""
-    d = p.dw_channels
+    d = group_lanes(p, mode)
     oh, ow, cin = out.shape
     groups = ceil(cin / d)
     op = np.zeros((oh, ow, groups * d), dtype=np.int64)
@@ -173,27 +255,53 @@ def out_beats(p: PEArrayParams, out: np.ndarray) -> list[int]:
     return beats
 
 
-def dw_tile_case(p: PEArrayParams, tile: TileSpec, x: np.ndarray, bias, mult, shift, *, taps=None, b=None,
+def _check_ew(mode: Mode, taps, shift) -> None:
+    """SCALE / ADD parameter ranges: s uint16; ma, mb int16; one per-tensor shift 0..31."""
+    sh = np.asarray(shift, dtype=np.int64).reshape(-1)
+    if sh.size == 0 or np.any(sh != sh[0]):
+        raise ParamError(f"{mode.name} has one per-tensor shift, not per-channel shifts {sh.tolist()}")
+    if not 0 <= sh[0] <= EW_MAX_SHIFT:
+        raise ParamError(f"{mode.name} shift must be 0..{EW_MAX_SHIFT}, not {int(sh[0])}")
+    t = np.asarray(taps, dtype=np.int64)
+    if mode == Mode.SCALE and np.any((t < 0) | (t >= 1 << 16)):
+        raise ParamError(f"SCALE factors s must be unsigned 16-bit, got range [{t.min()}, {t.max()}]")
+    if mode == Mode.ADD and (t.size != 2 or np.any((t < -(1 << 15)) | (t >= 1 << 15))):
+        raise ParamError(f"ADD needs per-tensor signed 16-bit (ma, mb), not {t.tolist()}")
+
+
+def dw_tile_case(p: PEArrayParams, tile: TileSpec, x: np.ndarray, bias=0, mult=1, shift=0, *, taps=None, b=None,
                  clamp_lo: int = -128, clamp_hi: int = 127, lut=None) -> Case:
-    """The Case of one depthwise-engine tile with the given tensors and quantisation."""
+    """The Case of one depthwise-engine tile with the given tensors and quantisation.
+
+    SCALE: ``taps`` = s (C,) uint16, ``shift`` per tensor; ADD: ``taps`` = (ma, mb), ``shift`` per
+    tensor; both take no bias, mult or LUT."""
     from .cycles import check_tile
     check_tile(p, tile)
     mode = Mode(tile.mode)
-    bias, mult, shift = (np.broadcast_to(np.asarray(v, dtype=np.int64), (tile.cin,)) for v in (bias, mult, shift))
-    check_qparams(bias, mult, shift)
     if not -128 <= clamp_lo <= clamp_hi <= 127:
         raise ParamError(f"clamp range [{clamp_lo}, {clamp_hi}] is not an INT8 interval")
+    if mode in (Mode.SCALE, Mode.ADD):
+        if lut is not None or np.any(np.asarray(bias) != 0) or np.any(np.asarray(mult) != 1):
+            raise ParamError(f"{mode.name} has no bias, mult or activation LUT (its factors carry the scale)")
+        _check_ew(mode, taps, shift)
+        shift = int(np.asarray(shift).reshape(-1)[0])
+        bias, mult = np.zeros(tile.cin, np.int64), np.ones(tile.cin, np.int64)
+    else:
+        bias, mult, shift = (np.broadcast_to(np.asarray(v, dtype=np.int64), (tile.cin,)) for v in (bias, mult, shift))
+        check_qparams(bias, mult, shift)
     y = golden(mode, x, bias, mult, shift, k=tile.k, stride=tile.stride, pad=tile.pad, taps=taps, b=b,
                clamp_lo=clamp_lo, clamp_hi=clamp_hi, lut=lut).astype(np.int64)
     cfg = {"mode": int(mode), "cin": tile.cin, "cout": tile.cin, "h": tile.h, "w": tile.w, "k": tile.k,
            "stride": tile.stride, "pad": tile.pad, "clamp_lo": clamp_lo, "clamp_hi": clamp_hi,
            "lut_en": int(lut is not None)}
-    arrays = {"x": np.asarray(x), "bias": bias, "mult": mult, "shift": shift, "y": y}
+    arrays = {"x": np.asarray(x), "bias": np.asarray(bias), "mult": np.asarray(mult), "shift": np.asarray(shift),
+              "y": y}
     if taps is not None:
         arrays["taps"] = np.asarray(taps)
     if b is not None:
         arrays["b"] = np.asarray(b)
-    return Case(p, tile, cfg, pack(p, tile, x, bias, mult, shift, taps=taps, b=b, lut=lut), out_beats(p, y), arrays)
+    return Case(p, tile, cfg, pack(p, tile, x, bias, mult, shift, taps=taps, b=b, lut=lut),
+                out_beats(p, mode, y), arrays)
 
 
 def _requant_for(acc: np.ndarray, rng: np.random.Generator, target: float = 150.0):
@@ -212,6 +320,9 @@ def dw_case(p: PEArrayParams, tile: TileSpec, rng: np.random.Generator, *,
 
     The requantisation maps each channel's accumulator range onto about +-150 (so saturation is
     exercised too); MAXPOOL gets the identity (bias 0, mult 1, shift 0) as a real packer would.
+    SCALE / ADD draw a per-tensor shift over the whole 0..31 range and factors that map the
+    products onto about +-1.5 x the input range (extremes included: s = 65535, |ma| = 32768);
+    they never use a LUT.
     """
     mode = Mode(tile.mode)
     if mode not in DW_MODES:
@@ -220,21 +331,32 @@ def dw_case(p: PEArrayParams, tile: TileSpec, rng: np.random.Generator, *,
     h, w, cin = tile.h, tile.w, tile.cin
     x = rng.integers(-128, 128, size=(h, w, cin))
     taps = b = None
+    if clamp is None:
+        clamp = [(-128, 127), (0, 127), (0, 48)][int(rng.integers(3))]
+    if mode in (Mode.SCALE, Mode.ADD):
+        shift = int(rng.choice([0, 1, 5, 8, 12, 14, 15, 16, 20, 31]))
+        top = min(1 << 15, int(1.5 * (1 << shift)) + 1)
+        if mode == Mode.SCALE:
+            taps = rng.integers(0, 2 * top, size=cin)
+            taps[rng.random(cin) < 0.1] = 65535
+            taps[rng.random(cin) < 0.1] = 0
+            taps = np.minimum(taps, 65535)
+        else:
+            taps = rng.integers(-top, top, size=2)
+            if rng.random() < 0.15:
+                taps[int(rng.integers(2))] = -(1 << 15)
+            b = rng.integers(-128, 128, size=(h, w, cin))
+        from .cycles import check_tile
+        check_tile(p, tile)
+        return dw_tile_case(p, tile, x, 0, 1, shift, taps=taps, b=b, clamp_lo=clamp[0], clamp_hi=clamp[1])
     if mode == Mode.DW:
         taps = rng.integers(-128, 128, size=(cin, k, k))
-    elif mode == Mode.SCALE:
-        taps = rng.integers(-128, 128, size=cin)
-    elif mode == Mode.ADD:
-        taps = np.repeat(rng.integers(-128, 128, size=(1, 2)), cin, axis=0)   # per-tensor ma, mb
-        b = rng.integers(-128, 128, size=(h, w, cin))
     if mode == Mode.MAXPOOL:
         bias, mult, shift = 0, 1, 0
     else:
         from .cycles import check_tile
         check_tile(p, tile)          # before the golden touches an impossible shape
         bias, mult, shift = _requant_for(accumulate(mode, x, k=k, stride=stride, pad=pad, taps=taps, b=b), rng)
-    if clamp is None:
-        clamp = [(-128, 127), (0, 127), (0, 48)][int(rng.integers(3))]
     if use_lut is None:
         use_lut = bool(rng.integers(2))
     lut = rng.integers(-128, 128, size=256) if use_lut else None

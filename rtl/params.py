@@ -82,10 +82,32 @@ class PEArrayParams:
     def dw_macs_per_cycle(self) -> int:
         return self.dw_channels * self.kmax * self.kmax
 
+    # Pixel-wise modes of the depthwise engine (rtl.depthwise): they use the full beat width, not
+    # the dw_channels window lanes.  SCALE and GAP carry ``ew_lanes`` channels per input and output
+    # beat; ADD's input beat carries both operands (a in lanes 0..n-1, b in lanes n..2n-1), so it
+    # processes ``add_lanes`` channels per beat.  Tiles with more channels run channel groups of
+    # that many lanes one after another (ragged last group: the unused lanes are zero).
+    @property
+    def ew_lanes(self) -> int:
+        """Channels per beat in SCALE and GAP: min(in_bytes, out_bytes)."""
+        return min(self.in_bytes, self.out_bytes)
+
+    @property
+    def add_lanes(self) -> int:
+        """Channels per beat in ADD: min(in_bytes // 2, out_bytes) (0: the instance cannot run ADD)."""
+        return min(self.in_bytes // 2, self.out_bytes)
+
+    @property
+    def dw_multipliers(self) -> int:
+        """INT8 x 16-bit multipliers of the depthwise engine: the dw_channels x kmax^2 window
+        multipliers, which SCALE (one per lane) and ADD (two per lane) reuse; extra ones only when
+        the pixel-wise modes need more than the window has."""
+        return max(self.dw_macs_per_cycle, self.ew_lanes, 2 * self.add_lanes)
+
     @property
     def multipliers(self) -> int:
         """INT8 multipliers in the design (each maps to one DSP48E2 on UltraScale+)."""
-        return self.pw_macs_per_cycle + self.dw_macs_per_cycle
+        return self.pw_macs_per_cycle + self.dw_multipliers
 
     @classmethod
     def from_dict(cls, d: dict) -> "PEArrayParams":
