@@ -32,6 +32,7 @@ from math import ceil
 
 import numpy as np
 
+from .cycles import check_tile
 from .golden import requantize
 from .params import Mode, ParamError, PEArrayParams, TileSpec
 
@@ -163,6 +164,7 @@ def conv_case(p: PEArrayParams, tile: TileSpec, rng: np.random.Generator, *, cla
     """A random CONV tile: image, weights, per-channel quantisation, optional clamp and LUT."""
     if tile.mode != Mode.CONV:
         raise ParamError(f"conv_case needs a CONV tile, not {tile.mode.name}")
+    check_tile(p, tile)
     k, cin, cout = tile.k, tile.cin, tile.cout
     pad = (k - 1) // 2     # "same"-style padding; the input is sized so the output is h x w
     img = rng.integers(-128, 128, size=(tile.h + k - 1 - 2 * pad, tile.w + k - 1 - 2 * pad, cin))

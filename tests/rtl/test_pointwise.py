@@ -84,3 +84,10 @@ def test_check_tile_limits():
         check_tile(SMALL, TileSpec(Mode.CONV, cin=1, cout=4, h=1, w=1, k=9))
     with pytest.raises(ParamError, match="4096x1"):
         check_tile(SMALL, TileSpec(Mode.CONV, cin=1, cout=4, h=4096, w=1, k=1))
+
+
+def test_conv_case_refuses_tiles_the_engine_cannot_run():
+    with pytest.raises(ParamError, match="weight buffer"):
+        conv_case(SMALL, TileSpec(Mode.CONV, cin=100, cout=4, h=1, w=1, k=3), np.random.default_rng(0))
+    with pytest.raises(ParamError, match="CONV tile"):
+        conv_case(SMALL, TileSpec(Mode.DW, cin=4, cout=4, h=3, w=3, k=3), np.random.default_rng(0))
