@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{cfg.accel_name} on {board['device']} ({out['source']}): PP={pe.pp} ICP={pe.icp} OCP={pe.ocp} "
           f"dw_channels={pe.dw_channels}")
     for k, name in (("dsp", "DSP48E2"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36")):
-        print(f"  {name:<8} {res[k]:>9g} / {board[k]:<7} {100 * f['util'][k]:5.1f}%   (estimate {est[k]:g})")
+        note = "" if args.estimate_only else f"   (estimate {est[k]:g})"
+        print(f"  {name:<8} {res[k]:>9g} / {board[k]:<7} {100 * f['util'][k]:5.1f}%{note}")
     limit = f"{100 * out['max_util']:.0f}%"
     print(f"  fits: {'yes' if f['fits'] else 'NO'} (limit {limit} of each resource"
           + (f"; over: {', '.join(f['over'])})" if f["over"] else ")"))
