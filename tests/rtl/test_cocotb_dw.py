@@ -1,7 +1,8 @@
 """cocotb regression of the depthwise engine inside the emitted ``layer_engine`` Verilog, on Icarus
 and Verilator, for the shared regression configurations (tests/rtl/conftest.py): random shapes of
-every depthwise-engine mode (ragged channel groups, stride 2, padding, k = 2/3/5), random data and
-quantisation, random idle/backpressure, a reset mid-tile followed by a clean tile.  Every output
+every depthwise-engine mode (ragged channel groups of the dw_channels window lanes and of the wide
+SCALE/GAP/ADD lanes, stride 2, padding, k = 2/3/5), random data and quantisation, random
+idle/backpressure, resets mid-tile (a window tile, a GAP tile) each followed by a clean tile.  Every output
 beat is compared with ``rtl.golden_dw``; every unstalled tile's measured cycles must equal
 ``rtl.cycles.tile_cycles`` exactly.  One simulation per (simulator, configuration) runs the batch
 on the build the other benches share."""
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from rtl.cycles import tile_cycles
-from rtl.golden_dw import dw_case
+from rtl.golden_dw import dw_case, group_lanes
 from rtl.params import Mode, PEArrayParams, TileSpec
 from rtl.sim import TileRun, run_cocotb
 
@@ -27,7 +28,7 @@ N_FIXED, N_RANDOM, N_STALLED = 8, 36, 16
 
 
 def _random_tile(rng: np.random.Generator, p: PEArrayParams, mode: Mode) -> TileSpec:
-    cin = int(rng.integers(1, 3 * p.dw_channels + 2))      # up to 4 groups, usually ragged
+    cin = int(rng.integers(1, 3 * group_lanes(p, mode) + 2))      # up to 4 groups, usually ragged
     h, w = int(rng.integers(1, 8)), int(rng.integers(1, 12))
     if mode in (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL):
         k = int(rng.choice(p.dw_kernels if mode == Mode.DW else (2, 3, 5)))
@@ -49,6 +50,7 @@ def _batch(p: PEArrayParams, seed: int) -> list[TileRun]:
     rng = np.random.default_rng(seed)
     runs: list[TileRun] = []
     d = p.dw_channels
+    el, al = p.ew_lanes, p.add_lanes
 
     def add(name, tile, **kw):
         runs.append(TileRun(name, dw_case(p, tile, rng), **kw))
@@ -58,9 +60,9 @@ def _batch(p: PEArrayParams, seed: int) -> list[TileRun]:
              TileSpec(Mode.DW, d, d, 3, 40, k=5, stride=1, pad=2),
              TileSpec(Mode.MAXPOOL, d + 1, d + 1, 7, 7, k=3, stride=2, pad=1),
              TileSpec(Mode.AVGPOOL, d, d, 6, 6, k=2, stride=2),
-             TileSpec(Mode.SCALE, 2 * d + 1, 2 * d + 1, 3, 4),
-             TileSpec(Mode.GAP, d + 1, d + 1, 5, 5),
-             TileSpec(Mode.ADD, d + 1, d + 1, 4, 3)]
+             TileSpec(Mode.SCALE, 2 * el + 1, 2 * el + 1, 3, 4),
+             TileSpec(Mode.GAP, el + 1, el + 1, 5, 5),
+             TileSpec(Mode.ADD, 2 * al + 1, 2 * al + 1, 4, 3)]
     assert len(fixed) == N_FIXED
     for i, t in enumerate(fixed):
         add(f"fixed{i}-{t.mode.name}", t)
@@ -72,6 +74,9 @@ def _batch(p: PEArrayParams, seed: int) -> list[TileRun]:
     reset_tile = TileSpec(Mode.DW, d + 2, d + 2, 6, 6, k=3, stride=1, pad=1)
     add("reset", reset_tile, reset_after=int(rng.integers(10, tile_cycles(p, reset_tile))), out_pause=[0, 1])
     add("after-reset", TileSpec(Mode.DW, d + 1, d + 1, 5, 6, k=5, stride=2, pad=2))
+    gap_tile = TileSpec(Mode.GAP, 2 * el + 1, 2 * el + 1, 3, 4)
+    add("reset-gap", gap_tile, reset_after=int(rng.integers(10, tile_cycles(p, gap_tile))), out_pause=[0, 0, 1])
+    add("after-reset-gap", TileSpec(Mode.SCALE, el + 2, el + 2, 2, 3))
     return runs
 
 
@@ -113,7 +118,7 @@ def test_unstalled_cycles_match_tile_cycles(sim, cfg, rtl_build):
     runs, res = _results(sim, cfg, rtl_build)
     p = CONFIGS[cfg]
     unstalled = [r for r in runs if r.in_pause is None and r.reset_after is None]
-    assert len(unstalled) == N_FIXED + N_RANDOM + 1
+    assert len(unstalled) == N_FIXED + N_RANDOM + 2
     measured = {r.name: res[r.name]["cycles"] for r in unstalled}
     assert measured == {r.name: tile_cycles(p, r.case.tile) for r in unstalled}
 
@@ -121,7 +126,8 @@ def test_unstalled_cycles_match_tile_cycles(sim, cfg, rtl_build):
 @pytest.mark.parametrize("sim,cfg", CASES)
 def test_reset_mid_tile_then_clean_tile(sim, cfg, rtl_build):
     runs, res = _results(sim, cfg, rtl_build)
-    assert res["reset"]["busy_after"] == 0
-    after = next(r for r in runs if r.name == "after-reset")
-    assert [int(b, 16) for b in res["after-reset"]["out_beats"]] == after.case.out_beats
-    assert res["after-reset"]["cycles"] == tile_cycles(CONFIGS[cfg], after.case.tile)
+    for name in ("reset", "reset-gap"):
+        assert res[name]["busy_after"] == 0
+        after = next(r for r in runs if r.name == f"after-{name}")
+        assert [int(b, 16) for b in res[f"after-{name}"]["out_beats"]] == after.case.out_beats
+        assert res[f"after-{name}"]["cycles"] == tile_cycles(CONFIGS[cfg], after.case.tile)
