@@ -142,6 +142,21 @@ def _post_lane(lut_word: int) -> tuple[float, float]:
 LUT_PW_BASE, FF_PW_BASE = 1500, 1400     # CONV engine control, counters, pipeline flags
 LUT_PER_BEAT_BYTE = 100                  # input word assembly and beat muxing, per s_axis byte lane
 LUT_DW_LANE_TAP, FF_DW_LANE_TAP = 150, 40   # depthwise window / tap muxes / tree, per lane and tap
+# Depthwise pixel-wise lanes (SCALE/GAP/ADD on ew_lanes = min(in_bytes, out_bytes) lanes): input
+# register, multiplier operand muxes, SCALE/ADD round/shift/saturate/clamp stage, GAP accumulator,
+# chunk muxes into PostProc and the gather register (Yosys: +2109 LUTs, +776 FFs for 8 lanes; the
+# default Ultra96 instance, 32 lanes: Yosys 45675 LUTs / 21349 FFs, this estimate 44940 / 20604).
+LUT_EW_LANE, FF_EW_LANE = 260, 95
+
+
+def _dw_param_bytes_extra(p: PEArrayParams) -> int:
+    """Bytes the depthwise engine's shadow/running parameter registers hold beyond a DW block
+    (rtl.depthwise: the widest of the DW, GAP, SCALE+header and ADD-header blocks)."""
+    from .golden_dw import block_beats, header_beats
+    from .params import Mode
+    sb = max(block_beats(p, Mode.DW), block_beats(p, Mode.GAP),
+             header_beats(p, Mode.SCALE) + block_beats(p, Mode.SCALE), header_beats(p, Mode.ADD))
+    return (sb - block_beats(p, Mode.DW)) * p.in_bytes
 
 
 def estimate(p: PEArrayParams) -> dict[str, float]:
@@ -156,11 +171,13 @@ def estimate(p: PEArrayParams) -> dict[str, float]:
     lut = (LUT_PW_BASE + LUT_PER_BEAT_BYTE * p.in_bytes + lanes * lut_lane
            + accs * (18 * (p.icp - 1) + 2 * p.acc_width)          # adder tree, accumulator, park shift
            + taps * LUT_DW_LANE_TAP
+           + p.ew_lanes * LUT_EW_LANE + 8 * _dw_param_bytes_extra(p)     # pixel-wise lanes, wider blocks
            + (wbuf_width * ceil(p.wbuf_depth / 64) if shallow else 0))
     ff = (FF_PW_BASE + lanes * ff_lane
           + p.pw_macs_per_cycle * 16                              # registered INT8 products
           + accs * (2 * p.acc_width + 20)                         # accumulator, park, tree sum
-          + taps * FF_DW_LANE_TAP)
+          + taps * FF_DW_LANE_TAP
+          + p.ew_lanes * FF_EW_LANE + 16 * _dw_param_bytes_extra(p))
     bram = (0.0 if shallow else _bram36(p.wbuf_depth, wbuf_width)) \
         + _bram36(p.max_width, 8 * p.dw_channels * (p.kmax - 1))
     return {"dsp": p.multipliers, "lut": round(lut), "ff": round(ff), "bram36": bram}

@@ -391,3 +391,5 @@ def test_packing_of_the_pixelwise_modes():
 def test_check_tile_accepts_exact_accumulator_limits():
     check_tile(PEArrayParams(acc_width=16), TileSpec(Mode.GAP, 4, 4, 16, 16))      # -128 * 256 = -2^15
     check_tile(PEArrayParams(acc_width=20), TileSpec(Mode.DW, 4, 4, 8, 8, k=5, pad=2))
+    for mode in (Mode.SCALE, Mode.ADD):      # no accumulator: the light path is fixed-width
+        check_tile(PEArrayParams(acc_width=16), TileSpec(mode, 4, 4, 4095, 4095))
