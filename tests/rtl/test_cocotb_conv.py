@@ -135,3 +135,16 @@ def test_unknown_simulator_is_a_one_line_error():
     from rtl.sim import simulator_env
     with pytest.raises(HwsimError, match="unknown simulator 'modelsim'"):
         simulator_env("modelsim")
+
+
+def test_default_ultra96_instance_on_icarus():
+    """The shipped Ultra96 instance (PP=4, ICP=8, OCP=8; 256-bit streams) itself, one 3x3 and one
+    1x1 tile: bit-exact and cycle-exact (Icarus builds it in seconds)."""
+    from hwsim.config import load
+    from rtl.sim import rtl_layer
+    p = load().pe
+    for tile in (TileSpec(Mode.CONV, cin=19, cout=10, h=3, w=3, k=3), TileSpec(Mode.CONV, cin=64, cout=16, h=4, w=4, k=1)):
+        case = conv_case(p, tile, np.random.default_rng(tile.cin))
+        res = rtl_layer(p, case, "icarus")
+        assert res.out_beats == case.out_beats, tile
+        assert res.cycles == tile_cycles(p, tile), tile
