@@ -35,6 +35,8 @@ def check_tile(p: PEArrayParams, t: TileSpec) -> None:
             raise ParamError(f"conv kernel {t.k} exceeds the engine's largest kernel (7)")
         if max(t.h, t.w) > 4095:     # LayerConfig.h/w are 12 bits
             raise ParamError(f"conv tile of {t.h}x{t.w} output pixels exceeds the engine's 4095x4095 limit")
+        if max(t.cin, t.cout) > 8191:     # LayerConfig.cin/cout are 13 bits
+            raise ParamError(f"conv tile with {max(t.cin, t.cout)} channels exceeds the 13-bit channel fields (8191)")
     else:
         _check_dw(p, t)
 

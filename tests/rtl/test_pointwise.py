@@ -84,6 +84,9 @@ def test_check_tile_limits():
         check_tile(SMALL, TileSpec(Mode.CONV, cin=1, cout=4, h=1, w=1, k=9))
     with pytest.raises(ParamError, match="4096x1"):
         check_tile(SMALL, TileSpec(Mode.CONV, cin=1, cout=4, h=4096, w=1, k=1))
+    roomy = PEArrayParams(pp=1, icp=8, ocp=4, max_channels=10000, wbuf_depth=100000)
+    with pytest.raises(ParamError, match="9000 channels"):
+        check_tile(roomy, TileSpec(Mode.CONV, cin=9000, cout=4, h=1, w=1, k=1))
 
 
 def test_conv_case_refuses_tiles_the_engine_cannot_run():
