@@ -83,6 +83,19 @@ class Estimate:
                 g["utilisation"] = g["macs"] / (peaks[g["kind"]] * g["cycles"])
         return sorted(groups.values(), key=lambda g: -g["time_ms"])
 
+    def op_count_gap(self) -> dict[str, float] | None:
+        """From the op-count estimate's frame time to the simulated one, ms per frame, in order:
+        ``op_count`` + ``pl_below_peak`` + ``pl_memory_stall`` + ``ps_compute`` + ``transfer`` + ``sync``
+        = ``latency_ms``; then ``pipelining`` (negative: what overlapping frames gives back) brings it
+        to ``period_ms`` = 1000 / fps."""
+        if not self.naive_fps:
+            return None
+        ideal = 1e3 / self.naive_fps
+        b = self.breakdown_ms
+        return {"op_count": ideal, "pl_below_peak": b["pl_compute"] - ideal,
+                "pl_memory_stall": b["pl_memory_stall"], "ps_compute": b["ps_compute"],
+                "transfer": b["transfer"], "sync": b["sync"], "pipelining": self.period_ms - self.latency_ms}
+
     def summary(self) -> dict[str, Any]:
         """The headline numbers, without the per-layer records."""
         return {"model": self.model, "board": self.board, "accel": self.accel, "policy": self.policy,
@@ -91,7 +104,7 @@ class Estimate:
                 "naive_over_fps": (self.naive_fps / self.fps) if self.naive_fps and self.fps else None,
                 "breakdown_ms": dict(self.breakdown_ms), "busy_ms": dict(self.busy_ms),
                 "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight,
-                "total_macs": self.total_macs}
+                "total_macs": self.total_macs, "op_count_gap_ms": self.op_count_gap()}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,

@@ -47,13 +47,12 @@ def run(args: argparse.Namespace) -> int:
     for k in BREAKDOWN:
         v = est.breakdown_ms[k]
         print(f"    {k:<16} {v:9.2f} ms  {100 * v / est.latency_ms:5.1f}%")
-    if est.naive_fps:
-        ideal = 1e3 / est.naive_fps
-        b = est.breakdown_ms
-        print(f"  vs the op count ({ideal:.2f} ms/frame of MACs at peak): the PL's engines run below peak "
-              f"+{b['pl_compute'] - ideal:.2f} ms, wait for DDR +{b['pl_memory_stall']:.2f}, the PS "
-              f"+{b['ps_compute']:.2f}, cache maintenance +{b['transfer']:.2f}, start/interrupt +{b['sync']:.2f}; "
-              f"overlapping frames gives back {est.latency_ms - est.period_ms:.2f} ms/frame")
+    gap = est.op_count_gap()
+    if gap:
+        print(f"  vs the op count ({gap['op_count']:.2f} ms/frame of MACs at peak): the PL's engines run below peak "
+              f"+{gap['pl_below_peak']:.2f} ms, wait for DDR +{gap['pl_memory_stall']:.2f}, the PS "
+              f"+{gap['ps_compute']:.2f}, cache maintenance +{gap['transfer']:.2f}, start/interrupt +{gap['sync']:.2f}; "
+              f"overlapping frames gives back {-gap['pipelining']:.2f} ms/frame")
     print("  by engine / op:")
     for g in est.by_kind():
         util = f"  {100 * g['utilisation']:5.1f}% of the engine's peak MACs" if "utilisation" in g else ""

@@ -169,3 +169,13 @@ def test_bad_input_is_one_line(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("hwsim: error: ") and message in err
+
+
+def test_op_count_gap_adds_up_to_latency_and_period():
+    e = estimate("efficientnet_b4", input_size=256)
+    gap = e.op_count_gap()
+    assert gap["op_count"] == pytest.approx(1e3 / e.naive_fps)
+    steps = [gap[k] for k in ("op_count", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync")]
+    assert math.fsum(steps) == pytest.approx(e.latency_ms, rel=1e-12)
+    assert math.fsum(steps) + gap["pipelining"] == pytest.approx(e.period_ms, rel=1e-12)
+    assert gap["pipelining"] <= 0 and e.to_json()["op_count_gap_ms"] == gap
