@@ -5,8 +5,9 @@
 always has data and ``m_axis`` is always ready.  The cocotb regression measures the emitted
 Verilog against this function cycle for cycle; ``hwsim`` never uses any other formula for compute.
 
-PROVISIONAL: the per-engine formulas below are placeholders until the RTL lands; the RTL work
-replaces them with the formulas its hardware actually follows (and the cocotb tests prove it).
+Proved by: tests/rtl/test_pointwise.py and test_depthwise.py (Amaranth simulation of every mode),
+tests/rtl/test_cocotb_conv.py and test_cocotb_dw.py (the emitted Verilog on Icarus and Verilator),
+tests/hwsim/test_rtl_check.py (whole layers, tiled as the cycle model tiles them).
 """
 
 from __future__ import annotations
