@@ -154,7 +154,6 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     pe = cfg.pe
     clock = cfg.accel["clock_mhz"]
     bd = nv["breakdown_ms"]
-    ideal_ms = nv["total_macs"] / (pe.multipliers * clock * 1e6) * 1e3
     L: list[str] = []
     L.append(f"# Deployment study: {study['board']} / {study['accel']}\n")
     L.append(f"Board `{study['board']}` ({cfg.board.get('device', '?')}, {cfg.board.get('dsp', '?')} DSP48E2), "

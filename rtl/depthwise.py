@@ -54,12 +54,11 @@ after the ``last`` beat, unless a stride leaves trailing input rows/columns that
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from .golden_dw import RQ_BYTES, block_beats, header_beats
-from .layout import LayerConfig, in_beat, out_beat
+from .layout import engine_signature
 from .params import Mode, ParamError, PEArrayParams
 from .postproc import BIAS_WIDTH, MULT_WIDTH, SHIFT_WIDTH, PostProc, lut_beats, lut_word_bytes
 
@@ -82,13 +81,7 @@ class DepthwiseEngine(wiring.Component):
             raise ParamError(f"the depthwise engine needs a window of at least 2x2 (its line buffer holds "
                              f"kmax-1 rows), not dw_kernels={list(params.dw_kernels)}")
         self.params = params
-        super().__init__({
-            "cfg": In(LayerConfig),
-            "start": In(1),
-            "busy": Out(1),
-            "s": In(stream.Signature(in_beat(params))),
-            "m": Out(stream.Signature(out_beat(params))),
-        })
+        super().__init__(engine_signature(params))
 
     def elaborate(self, platform):
         m = Module()

@@ -15,7 +15,8 @@ Quantisation is symmetric (zero points are 0): activations and weights are signe
 from __future__ import annotations
 
 from amaranth.hdl import signed, unsigned
-from amaranth.lib import data
+from amaranth.lib import data, stream
+from amaranth.lib.wiring import In, Out
 
 from .params import PEArrayParams
 
@@ -45,3 +46,14 @@ def in_beat(p: PEArrayParams) -> data.StructLayout:
 
 def out_beat(p: PEArrayParams) -> data.StructLayout:
     return Beat(p.out_bytes)
+
+
+def engine_signature(p: PEArrayParams) -> dict:
+    """The ports every engine and the top present (the module docstring says what each does)."""
+    return {
+        "cfg": In(LayerConfig),
+        "start": In(1),
+        "busy": Out(1),
+        "s": In(stream.Signature(in_beat(p))),
+        "m": Out(stream.Signature(out_beat(p))),
+    }

@@ -36,11 +36,10 @@ from __future__ import annotations
 from math import ceil
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
-from .layout import LayerConfig, in_beat, out_beat
+from .layout import engine_signature
 from .params import PEArrayParams
 from .postproc import BIAS_WIDTH, MULT_WIDTH, SHIFT_WIDTH, PostProc, lut_word_bytes, mul_shift_add
 
@@ -58,13 +57,7 @@ class PointwiseArray(wiring.Component):
 
     def __init__(self, params: PEArrayParams):
         self.params = params
-        super().__init__({
-            "cfg": In(LayerConfig),
-            "start": In(1),
-            "busy": Out(1),
-            "s": In(stream.Signature(in_beat(params))),
-            "m": Out(stream.Signature(out_beat(params))),
-        })
+        super().__init__(engine_signature(params))
 
     def elaborate(self, platform):
         m = Module()

@@ -10,11 +10,10 @@ Routing is combinational, so the top adds no cycle: ``rtl.cycles.tile_cycles`` h
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from .depthwise import DepthwiseEngine
-from .layout import LayerConfig, in_beat, out_beat
+from .layout import engine_signature
 from .params import Mode, PEArrayParams
 from .pointwise import PointwiseArray
 
@@ -22,13 +21,7 @@ from .pointwise import PointwiseArray
 class LayerEngine(wiring.Component):
     def __init__(self, params: PEArrayParams):
         self.params = params
-        super().__init__({
-            "cfg": In(LayerConfig),
-            "start": In(1),
-            "busy": Out(1),
-            "s": In(stream.Signature(in_beat(params))),
-            "m": Out(stream.Signature(out_beat(params))),
-        })
+        super().__init__(engine_signature(params))
 
     def elaborate(self, platform):
         m = Module()
