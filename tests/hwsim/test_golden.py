@@ -1,0 +1,60 @@
+"""Golden regression numbers (ZigZag-style): any change to the RTL cycle formulas, the tiler, the
+memory/PS/transfer models or a default parameter moves these, and must be looked at and re-pinned
+on purpose.  Values: this tree on 2026-11-23, default board ultra96v1 / ultra96v1_default at 100 MHz.
+"""
+
+import pytest
+
+from hwsim.config import load
+from hwsim.estimate import estimate
+from rtl.cycles import tile_cycles
+from rtl.params import Mode, TileSpec
+
+# (model, input size, policy) -> (fps, latency_ms, PL cycles summed over layers)
+FRAMES = {
+    ("efficientnet_b4", 256, "naive"): (6.575436, 175.942141, 15208116),
+    ("efficientnet_b4", 256, "optimized"): (6.1565, 167.043707, 16242996),
+    ("mobilenet_v2", None, "naive"): (28.756249, 35.528654, 3477505),
+    ("efficientnet_b0", None, "naive"): (25.297377, 46.640589, 3952979),
+    ("mobilenet_v3_small", None, "optimized"): (110.871272, 9.91686, 834176),
+}
+
+# One tile of every engine mode on the default instance (PP=4, ICP=8, OCP=8, 2 depthwise channels).
+# The first is checked by hand against rtl/cycles.py's CONV formula: S = 18 reduction steps,
+# G = 64 pixel groups, 3 output-channel groups: 3 * (18*2 + 2 + 18 + 63*18 + 4 + 10) + 1 + 8 = 3621.
+TILES = [
+    (TileSpec(Mode.CONV, 144, 24, 8, 32), 3621),
+    (TileSpec(Mode.CONV, 3, 48, 16, 16, k=3, stride=2), 1689),
+    (TileSpec(Mode.DW, 144, 144, 18, 64, k=3, stride=1, pad=1), 89152),
+    (TileSpec(Mode.DW, 32, 32, 20, 20, k=5, stride=2, pad=2), 7785),
+    (TileSpec(Mode.MAXPOOL, 16, 16, 16, 16, k=2, stride=2), 2087),
+    (TileSpec(Mode.AVGPOOL, 16, 16, 9, 9, k=3, stride=1, pad=1), 839),
+    (TileSpec(Mode.SCALE, 144, 144, 8, 64), 2580),
+    (TileSpec(Mode.GAP, 1632, 1632, 8, 8), 4204),
+    (TileSpec(Mode.ADD, 56, 56, 16, 16), 1030),
+]
+
+
+@pytest.mark.parametrize("key", FRAMES, ids=lambda k: f"{k[0]}-{k[1] or 'native'}-{k[2]}")
+def test_frame_numbers_are_pinned(key):
+    model, size, policy = key
+    fps, latency, pl_cycles = FRAMES[key]
+    e = estimate(model, input_size=size, policy=policy)
+    assert e.fps == pytest.approx(fps, rel=1e-6)
+    assert e.latency_ms == pytest.approx(latency, rel=1e-6)
+    assert sum(l["cycles"] for l in e.layers if l["device"] == "PL") == pl_cycles
+
+
+@pytest.mark.parametrize("tile,cycles", TILES, ids=lambda t: t.mode.name if isinstance(t, TileSpec) else str(t))
+def test_tile_cycles_are_pinned(tile, cycles):
+    assert tile_cycles(load().pe, tile) == cycles
+
+
+def test_the_founding_story():
+    """EfficientNet-B4 at 256x256 on the Ultra96 at 100 MHz with SE blocks and the FC on the ARM
+    cores: measured 6 FPS on the board, single digits here, with the op count many times higher."""
+    e = estimate("efficientnet_b4", input_size=256, overrides=["accel.clock_mhz=100"], policy="naive")
+    assert 1.0 <= e.fps < 10.0
+    assert 1e3 / e.latency_ms < 10.0                    # also frame by frame, without pipelining
+    assert e.naive_fps > 2 * e.fps
+    assert sum(1 for s in e.segments if s["device"] == "PS") == 33     # 32 SE blocks + the classifier
