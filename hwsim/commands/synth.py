@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..config import load
     from ..errors import HwsimError
+    from ..resources import activation_buffer_bram36
 
     cfg = load(args.board, args.accel, args.overrides)
     pe, board = cfg.pe, cfg.board
@@ -32,9 +33,13 @@ def run(args: argparse.Namespace) -> int:
                          f"{pe.pp}x{pe.icp}x{pe.ocp} = {pw}, depthwise engine {est['dsp'] - pw}); "
                          f"{board['device']} has {board['dsp']}")
     res = est if args.estimate_only else synthesize(pe, family=yosys_family(board.get("family", "zynquplus")))
-    f = fit(res, board)
-    out = {"device": board["device"], "dsp": res["dsp"], "lut": res["lut"], "ff": res["ff"],
-           "bram36": res["bram36"], "fits": f["fits"], "source": "estimate" if args.estimate_only else "yosys",
+    # the activation buffers sit in the data mover, outside the synthesised core, but on the same device
+    buffers = activation_buffer_bram36(cfg.accel)
+    total = {**res, "bram36": res["bram36"] + buffers}
+    f = fit(total, board)
+    out = {"device": board["device"], "dsp": total["dsp"], "lut": total["lut"], "ff": total["ff"],
+           "bram36": total["bram36"], "core_bram36": res["bram36"], "buffer_bram36": buffers, "fits": f["fits"],
+           "source": "estimate" if args.estimate_only else "yosys",
            "max_util": board.get("max_util", 1.0), "util": {k: round(v, 4) for k, v in f["util"].items()},
            "estimate": est}
     if args.json:
@@ -42,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{cfg.accel_name} on {board['device']} ({out['source']}): PP={pe.pp} ICP={pe.icp} OCP={pe.ocp} "
           f"dw_channels={pe.dw_channels}")
+    print(f"  BRAM36 = PE-array core {res['bram36']:g} + activation buffers {buffers} (accel.ibuf_kib/obuf_kib)")
     for k, name in (("dsp", "DSP48E2"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36")):
-        note = "" if args.estimate_only else f"   (estimate {est[k]:g})"
-        print(f"  {name:<8} {res[k]:>9g} / {board[k]:<7} {100 * f['util'][k]:5.1f}%{note}")
+        note = "" if args.estimate_only else f"   (estimate {est[k] + (buffers if k == 'bram36' else 0):g})"
+        print(f"  {name:<8} {total[k]:>9g} / {board[k]:<7} {100 * f['util'][k]:5.1f}%{note}")
     limit = f"{100 * out['max_util']:.0f}%"
     print(f"  fits: {'yes' if f['fits'] else 'NO'} (limit {limit} of each resource"
           + (f"; over: {', '.join(f['over'])})" if f["over"] else ")"))
