@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from pathlib import Path
 
@@ -448,7 +447,6 @@ def test_nhwc_input_transposed_to_nchw(tmp_path: Path):
 
 
 # ---- round trip: zoo graphs exported to ONNX the way PyTorch / TensorFlow exporters spell them -----
-ZOO = importlib.util.find_spec("mapper.zoo") is not None
 
 
 def export(g, path: Path, opset: int) -> Path:
@@ -521,7 +519,6 @@ def export(g, path: Path, opset: int) -> Path:
     return path
 
 
-@pytest.mark.skipif(not ZOO, reason="mapper.zoo not written yet")
 @pytest.mark.parametrize("name, se_blocks", [("efficientnet_b0", 16), ("efficientnet_b4", 32),
                                              ("mobilenet_v3_large", 8), ("mobilenet_v3_small", 9),
                                              ("efficientnet_lite0", 0), ("shufflenet_v2_x1_0", 0),
@@ -542,7 +539,6 @@ def test_zoo_round_trip_through_onnx(tmp_path: Path, name: str, se_blocks: int, 
     assert kinds(prepare(back)) == kinds(prepare(g))
 
 
-@pytest.mark.skipif(not ZOO, reason="mapper.zoo not written yet")
 def test_shipped_squeezenet_equals_zoo_squeezenet1_1():
     from mapper import zoo
     z, s = zoo.build("squeezenet1_1"), load(LIGHT / "light_squeezenet.onnx")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 from collections import Counter
 
 import pytest
@@ -385,10 +384,8 @@ def test_prepare_keeps_its_links_up_to_date(monkeypatch, build):
                             "_channel_shuffle": 1, "_fold_batchnorm": 2, "fuse": 2}
 
 
-ZOO = importlib.util.find_spec("mapper.zoo") is not None
 
 
-@pytest.mark.skipif(not ZOO, reason="mapper.zoo not written yet")
 @pytest.mark.parametrize("name, blocks", [("efficientnet_b0", 16), ("efficientnet_b4", 32),
                                           ("mobilenet_v3_large", 8), ("efficientnet_lite0", 0)])
 def test_zoo_se_block_counts(name: str, blocks: int):
@@ -405,7 +402,6 @@ def test_zoo_se_block_counts(name: str, blocks: int):
         assert p.node(b.mul).op == Op.MUL
 
 
-@pytest.mark.skipif(not ZOO, reason="mapper.zoo not written yet")
 @pytest.mark.parametrize("name, size, nodes, ops, acts", [
     ("efficientnet_b4", 256, (477, 284),
      {Op.ADD: 25, Op.CONV: 128, Op.DWCONV: 32, Op.FC: 1, Op.FLATTEN: 1, Op.GLOBAL_AVGPOOL: 33, Op.MUL: 32,

@@ -31,3 +31,22 @@ def rtl_build():
             done[(params, sim)] = build(params, sim)
         return done[(params, sim)]
     return get
+
+
+@pytest.fixture(scope="session")
+def tile_batch(rtl_build):
+    """``tile_batch(sim, cfg, make_batch, seed, test_module) -> (runs, {name: result})``: the tiles
+    ``make_batch(params, seed)`` builds, run once per session on the (simulator, instance) build;
+    every test of a bench reads the same results."""
+    from rtl.sim import run_cocotb
+    done: dict[tuple[str, str, str], tuple[list, dict[str, dict]]] = {}
+
+    def get(sim: str, cfg: str, make_batch, seed: int, test_module: str):
+        key = (sim, cfg, test_module)
+        if key not in done:
+            p = CONFIGS[cfg]
+            rtl_build(p, sim)
+            runs = make_batch(p, seed)
+            done[key] = (runs, {r["name"]: r for r in run_cocotb(p, runs, sim, test_module=test_module)})
+        return done[key]
+    return get

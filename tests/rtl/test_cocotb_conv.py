@@ -16,7 +16,7 @@ import pytest
 from rtl.cycles import tile_cycles
 from rtl.golden_pw import conv_case
 from rtl.params import Mode, PEArrayParams, TileSpec
-from rtl.sim import TileRun, run_cocotb
+from rtl.sim import TileRun
 
 from .conftest import CONFIGS, SIMS
 
@@ -56,25 +56,16 @@ def _batch(p: PEArrayParams, seed: int) -> list[TileRun]:
     return runs
 
 
-_RESULTS: dict[tuple[str, str], tuple[list[TileRun], dict[str, dict]]] = {}
-
-
-def _results(sim: str, cfg: str, rtl_build) -> tuple[list[TileRun], dict[str, dict]]:
-    if (sim, cfg) not in _RESULTS:
-        p = CONFIGS[cfg]
-        rtl_build(p, sim)
-        runs = _batch(p, zlib.crc32(cfg.encode()))
-        res = run_cocotb(p, runs, sim, test_module="rtl.tb.tb_conv")
-        _RESULTS[(sim, cfg)] = (runs, {r["name"]: r for r in res})
-    return _RESULTS[(sim, cfg)]
+def _results(sim: str, cfg: str, tile_batch) -> tuple[list[TileRun], dict[str, dict]]:
+    return tile_batch(sim, cfg, _batch, zlib.crc32(cfg.encode()), "rtl.tb.tb_conv")
 
 
 CASES = [pytest.param(sim, cfg, id=f"{sim}-{cfg}") for sim in SIMS for cfg in CONFIGS]
 
 
 @pytest.mark.parametrize("sim,cfg", CASES)
-def test_outputs_match_golden(sim, cfg, rtl_build):
-    runs, res = _results(sim, cfg, rtl_build)
+def test_outputs_match_golden(sim, cfg, tile_batch):
+    runs, res = _results(sim, cfg, tile_batch)
     ob = CONFIGS[cfg].out_bytes
     for run in runs:
         if run.reset_after is not None:
@@ -91,8 +82,8 @@ def test_outputs_match_golden(sim, cfg, rtl_build):
 
 
 @pytest.mark.parametrize("sim,cfg", CASES)
-def test_unstalled_cycles_equal_tile_cycles(sim, cfg, rtl_build):
-    runs, res = _results(sim, cfg, rtl_build)
+def test_unstalled_cycles_equal_tile_cycles(sim, cfg, tile_batch):
+    runs, res = _results(sim, cfg, tile_batch)
     p = CONFIGS[cfg]
     checked = 0
     for run in runs:
@@ -107,8 +98,8 @@ def test_unstalled_cycles_equal_tile_cycles(sim, cfg, rtl_build):
 
 
 @pytest.mark.parametrize("sim,cfg", CASES)
-def test_reset_mid_tile_then_clean_tile(sim, cfg, rtl_build):
-    runs, res = _results(sim, cfg, rtl_build)
+def test_reset_mid_tile_then_clean_tile(sim, cfg, tile_batch):
+    runs, res = _results(sim, cfg, tile_batch)
     names = [r.name for r in runs]
     i = names.index("reset")
     assert runs[i + 1].name == "after-reset"

@@ -17,7 +17,7 @@ import pytest
 from rtl.cycles import tile_cycles
 from rtl.golden_dw import dw_case, group_lanes
 from rtl.params import Mode, PEArrayParams, TileSpec
-from rtl.sim import TileRun, run_cocotb
+from rtl.sim import TileRun
 
 from .conftest import CONFIGS, SIMS
 
@@ -80,25 +80,16 @@ def _batch(p: PEArrayParams, seed: int) -> list[TileRun]:
     return runs
 
 
-_RESULTS: dict[tuple[str, str], tuple[list[TileRun], dict[str, dict]]] = {}
-
-
-def _results(sim: str, cfg: str, rtl_build) -> tuple[list[TileRun], dict[str, dict]]:
-    if (sim, cfg) not in _RESULTS:
-        p = CONFIGS[cfg]
-        rtl_build(p, sim)
-        runs = _batch(p, zlib.crc32(b"dw-" + cfg.encode()))
-        res = run_cocotb(p, runs, sim, test_module="rtl.tb.tb_dw")
-        _RESULTS[(sim, cfg)] = (runs, {r["name"]: r for r in res})
-    return _RESULTS[(sim, cfg)]
+def _results(sim: str, cfg: str, tile_batch) -> tuple[list[TileRun], dict[str, dict]]:
+    return tile_batch(sim, cfg, _batch, zlib.crc32(b"dw-" + cfg.encode()), "rtl.tb.tb_dw")
 
 
 CASES = [pytest.param(sim, cfg, id=f"{sim}-{cfg}") for sim in SIMS for cfg in CONFIGS]
 
 
 @pytest.mark.parametrize("sim,cfg", CASES)
-def test_outputs_match_golden(sim, cfg, rtl_build):
-    runs, res = _results(sim, cfg, rtl_build)
+def test_outputs_match_golden(sim, cfg, tile_batch):
+    runs, res = _results(sim, cfg, tile_batch)
     bad = []
     for run in runs:
         if run.reset_after is not None:
@@ -114,8 +105,8 @@ def test_outputs_match_golden(sim, cfg, rtl_build):
 
 
 @pytest.mark.parametrize("sim,cfg", CASES)
-def test_unstalled_cycles_match_tile_cycles(sim, cfg, rtl_build):
-    runs, res = _results(sim, cfg, rtl_build)
+def test_unstalled_cycles_match_tile_cycles(sim, cfg, tile_batch):
+    runs, res = _results(sim, cfg, tile_batch)
     p = CONFIGS[cfg]
     unstalled = [r for r in runs if r.in_pause is None and r.reset_after is None]
     assert len(unstalled) == N_FIXED + N_RANDOM + 2
@@ -124,8 +115,8 @@ def test_unstalled_cycles_match_tile_cycles(sim, cfg, rtl_build):
 
 
 @pytest.mark.parametrize("sim,cfg", CASES)
-def test_reset_mid_tile_then_clean_tile(sim, cfg, rtl_build):
-    runs, res = _results(sim, cfg, rtl_build)
+def test_reset_mid_tile_then_clean_tile(sim, cfg, tile_batch):
+    runs, res = _results(sim, cfg, tile_batch)
     for name in ("reset", "reset-gap"):
         assert res[name]["busy_after"] == 0
         after = next(r for r in runs if r.name == f"after-{name}")
