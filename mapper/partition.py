@@ -31,7 +31,7 @@ from typing import Any
 from rtl.params import ParamError, PEArrayParams
 
 from .ir import DATA_MOVEMENT, Graph, IRError, Node, Op, kernel_size, strides
-from .passes import SEBlock, find_se_blocks, op_kinds, prepare
+from .passes import SEBlock, find_se_blocks, is_conv_as_fc, op_kinds, prepare
 from .plan import Device, Plan, Segment, Transfer
 
 POLICIES = ("naive", "optimized")
@@ -70,12 +70,6 @@ def _accel_limits(accel: dict[str, Any]) -> tuple[PEArrayParams, frozenset[Op], 
     return pe, kinds, mk
 
 
-def _is_fc_like(g: Graph, n: Node) -> bool:
-    """A 1x1 ungrouped conv on a 1x1 feature map computes exactly what an FC does."""
-    return (n.op == Op.CONV and kernel_size(n) == (1, 1) and int(n.attrs.get("groups", 1)) == 1
-            and g.in_shape(n)[2:] == (1, 1))
-
-
 def _is_depthwise(g: Graph, n: Node) -> bool:
     if n.op == Op.DWCONV:
         return True
@@ -85,7 +79,7 @@ def _is_depthwise(g: Graph, n: Node) -> bool:
 
 def pl_reason(g: Graph, n: Node, pe: PEArrayParams, pl_ops: frozenset[Op], max_kernel: int) -> str | None:
     """Why ``n`` cannot run on the PL, or None if it can."""
-    if _is_fc_like(g, n):
+    if is_conv_as_fc(g, n):
         return None if Op.FC in pl_ops else "1x1 conv on a 1x1 map is an fc; fc not in accel.pl_ops"
     dw = _is_depthwise(g, n)
     kind = Op.DWCONV if dw else n.op

@@ -343,14 +343,16 @@ class SEBlock:
     nodes: list[str] = field(default_factory=list)   # every node of the block, in graph order
 
 
-def _is_pointwise(g: Graph, n: Node | None) -> bool:
-    """An fc, or a 1x1 ungrouped conv on a 1x1 map (the two ways SE excitations are built)."""
-    if n is None:
-        return False
-    if n.op == Op.FC:
-        return True
+def is_conv_as_fc(g: Graph, n: Node) -> bool:
+    """A 1x1 ungrouped conv applied to a 1x1 feature map: it computes exactly what an fc does
+    (SE excitations are often built this way; the partitioner treats it as an fc)."""
     return (n.op == Op.CONV and kernel_size(n) == (1, 1) and int(n.attrs.get("groups", 1)) == 1
             and g.in_shape(n)[2:] == (1, 1))
+
+
+def _is_pointwise(g: Graph, n: Node | None) -> bool:
+    """An fc, or a conv that is one (the two ways SE excitations are built)."""
+    return n is not None and (n.op == Op.FC or is_conv_as_fc(g, n))
 
 
 def _skip_reshapes(n: Node | None, producers: dict[str, Node], chain: list[Node]) -> Node | None:
