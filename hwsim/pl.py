@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from mapper.ir import DATA_MOVEMENT, Graph, Node, Op, kernel_size, pads, strides
+from mapper.passes import is_depthwise
 from rtl.cycles import tile_cycles
 from rtl.golden_dw import group_lanes, param_bytes
 from rtl.params import Mode, ParamError, PEArrayParams, TileSpec
@@ -141,12 +142,11 @@ class Tiler:
             raise HwsimError(f"node {n.name!r} ({n.op}) is placed on the PL, but the accelerator does not "
                              f"run {n.op} (pl_ops: {', '.join(sorted(self.pl_ops))})")
         if n.op in (Op.CONV, Op.DWCONV):
-            cin, cout, groups = g.in_shape(n)[1], int(n.attrs["cout"]), int(n.attrs.get("groups", 1))
-            if groups == cin == cout and cin > 1:
+            if is_depthwise(g, n):
                 return Mode.DW
-            if n.op == Op.DWCONV:
-                raise HwsimError(f"node {n.name!r}: depthwise with channel multiplier ({cin}->{cout}) "
-                                 f"is not supported by the depthwise engine")
+            if n.op == Op.DWCONV:       # the partitioner keeps these on the PS
+                raise HwsimError(f"node {n.name!r}: depthwise with channel multiplier "
+                                 f"({g.in_shape(n)[1]}->{n.attrs['cout']}) is not supported by the depthwise engine")
             return Mode.CONV
         table = {Op.FC: Mode.CONV, Op.MAXPOOL: Mode.MAXPOOL, Op.AVGPOOL: Mode.AVGPOOL,
                  Op.GLOBAL_AVGPOOL: Mode.GAP, Op.ADD: Mode.ADD}

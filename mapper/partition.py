@@ -31,7 +31,7 @@ from typing import Any
 from rtl.params import ParamError, PEArrayParams
 
 from .ir import DATA_MOVEMENT, Graph, IRError, Node, Op, kernel_size, strides
-from .passes import SEBlock, find_se_blocks, is_conv_as_fc, op_kinds, prepare
+from .passes import SEBlock, find_se_blocks, is_conv_as_fc, is_depthwise, op_kinds, prepare
 from .plan import Device, Plan, Segment, Transfer
 
 POLICIES = ("naive", "optimized")
@@ -70,18 +70,14 @@ def _accel_limits(accel: dict[str, Any]) -> tuple[PEArrayParams, frozenset[Op], 
     return pe, kinds, mk
 
 
-def _is_depthwise(g: Graph, n: Node) -> bool:
-    if n.op == Op.DWCONV:
-        return True
-    cin = g.in_shape(n)[1]
-    return n.op == Op.CONV and cin > 1 and int(n.attrs.get("groups", 1)) == cin == int(n.attrs["cout"])
-
-
 def pl_reason(g: Graph, n: Node, pe: PEArrayParams, pl_ops: frozenset[Op], max_kernel: int) -> str | None:
     """Why ``n`` cannot run on the PL, or None if it can."""
     if is_conv_as_fc(g, n):
         return None if Op.FC in pl_ops else "1x1 conv on a 1x1 map is an fc; fc not in accel.pl_ops"
-    dw = _is_depthwise(g, n)
+    dw = is_depthwise(g, n)
+    if n.op == Op.DWCONV and not dw:
+        return (f"depthwise with channel multiplier ({g.in_shape(n)[1]}->{n.attrs['cout']}) "
+                f"is not supported by the depthwise engine")
     kind = Op.DWCONV if dw else n.op
     if kind not in pl_ops:
         return f"{kind} not in accel.pl_ops"

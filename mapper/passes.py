@@ -350,6 +350,15 @@ def is_conv_as_fc(g: Graph, n: Node) -> bool:
             and g.in_shape(n)[2:] == (1, 1))
 
 
+def is_depthwise(g: Graph, n: Node) -> bool:
+    """One filter per channel (groups == cin == cout > 1), however the node was built or imported:
+    what the PL's depthwise engine runs.  A DWCONV with a channel multiplier is not one."""
+    if n.op not in (Op.CONV, Op.DWCONV):
+        return False
+    cin = g.in_shape(n)[1]
+    return cin > 1 and int(n.attrs.get("groups", 1)) == cin == int(n.attrs["cout"])
+
+
 def _is_pointwise(g: Graph, n: Node | None) -> bool:
     """An fc, or a conv that is one (the two ways SE excitations are built)."""
     return n is not None and (n.op == Op.FC or is_conv_as_fc(g, n))

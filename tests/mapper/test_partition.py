@@ -134,6 +134,21 @@ def test_1x1_conv_on_a_1x1_map_is_an_fc(accel):
     assert devices(with_fc) == ["PL"]
 
 
+def test_depthwise_with_a_channel_multiplier_stays_on_the_ps(accel):
+    from hwsim.estimate import estimate_plan
+    g = Graph("dw_mult", (1, 8, 8, 8))
+    a = g.add(Op.DWCONV, "input", "dw2", k=3, pad=1, multiplier=2)          # 8 -> 16 channels
+    b = g.add(Op.CONV, "input", "grouped_dw", cout=8, groups=8, k=3, pad=1)  # a plain conv node that is depthwise
+    g.set_outputs(g.add(Op.CONCAT, [a, b], "cat"))
+    plan = partition(g, accel)
+    check_invariants(plan)
+    dev = plan.device_of()
+    assert dev["dw2"] == "PS" and dev["grouped_dw"] == "PL"
+    ps = next(s for s in plan.segments if "dw2" in s.nodes)
+    assert ps.reasons["dw2"] == "depthwise with channel multiplier (8->16) is not supported by the depthwise engine"
+    assert estimate_plan(plan, config.load()).fps > 0        # the cycle model accepts the placement
+
+
 def test_data_movement_rides_with_its_producer(accel):
     g = Graph("movers", (1, 8, 8, 8))
     a = g.add(Op.CONV, "input", "a", cout=8, k=1)
