@@ -46,50 +46,62 @@ class Result:
     in_consumed: int
 
 
-def run_amaranth(dut, case: Case, *, in_pause: Iterable[int] = (0,), out_pause: Iterable[int] = (0,),
-                 max_cycles: int | None = None) -> Result:
-    """Drive ``case.in_beats`` into ``dut.s`` and collect ``dut.m`` until the ``last`` beat.
-
-    ``in_pause`` / ``out_pause`` are cycled: a 1 withholds ``s.valid`` / ``m.ready`` that cycle.
-    """
+async def drive_tile(ctx, dut, case: Case, *, in_pause: Iterable[int] = (0,), out_pause: Iterable[int] = (0,),
+                     max_cycles: int | None = None) -> Result:
+    """Inside an Amaranth async testbench: start ``case`` on ``dut`` now, stream ``case.in_beats``
+    into ``dut.s`` and collect ``dut.m`` until the ``last`` beat (``cycles`` counts from this start,
+    cycle 0, to that beat, inclusive).  ``in_pause`` / ``out_pause`` are cycled: a 1 withholds
+    ``s.valid`` / ``m.ready`` that cycle.  Returns with ``s.valid`` low, the last beat just taken."""
     limit = max_cycles or 20 * (len(case.in_beats) + len(case.out_beats)) + 200
     res = Result([], [], 0, 0)
     ipause, opause = itertools.cycle(in_pause), itertools.cycle(out_pause)
+    ctx.set(dut.cfg, case.cfg)
+    ctx.set(dut.start, 1)
+    cycle = 0
+    i = 0
+    while True:
+        if cycle == 1:
+            ctx.set(dut.start, 0)
+        offer = i < len(case.in_beats) and not next(ipause)
+        ctx.set(dut.s.valid, int(offer))
+        if offer:
+            ctx.set(dut.s.payload, {"data": case.in_beats[i], "last": int(i == len(case.in_beats) - 1)})
+        ctx.set(dut.m.ready, int(not next(opause)))
+        if offer and ctx.get(dut.s.ready):
+            i += 1
+        if ctx.get(dut.m.valid) and ctx.get(dut.m.ready):
+            res.out_beats.append(ctx.get(dut.m.payload.data))
+            last = ctx.get(dut.m.payload.last)
+            res.out_lasts.append(last)
+            if last:
+                res.cycles = cycle + 1
+                break
+        cycle += 1
+        if cycle > limit:
+            raise AssertionError(f"no last output beat after {limit} cycles "
+                                 f"({i}/{len(case.in_beats)} inputs, {len(res.out_beats)} outputs)")
+        await ctx.tick()
+    res.in_consumed = i
+    await ctx.tick()              # the last beat's handshake completes on this edge
+    ctx.set(dut.s.valid, 0)
+    ctx.set(dut.start, 0)
+    return res
+
+
+def run_amaranth(dut, case: Case, *, in_pause: Iterable[int] = (0,), out_pause: Iterable[int] = (0,),
+                 max_cycles: int | None = None) -> Result:
+    """One tile on a fresh simulation of ``dut`` (see ``drive_tile``)."""
+    out: list[Result] = []
 
     async def tb(ctx):
-        ctx.set(dut.cfg, case.cfg)
-        ctx.set(dut.start, 1)
-        cycle = 0
-        i = 0
-        while True:
-            if cycle == 1:
-                ctx.set(dut.start, 0)
-            offer = i < len(case.in_beats) and not next(ipause)
-            ctx.set(dut.s.valid, int(offer))
-            if offer:
-                ctx.set(dut.s.payload, {"data": case.in_beats[i], "last": int(i == len(case.in_beats) - 1)})
-            ctx.set(dut.m.ready, int(not next(opause)))
-            if offer and ctx.get(dut.s.ready):
-                i += 1
-            if ctx.get(dut.m.valid) and ctx.get(dut.m.ready):
-                res.out_beats.append(ctx.get(dut.m.payload.data))
-                last = ctx.get(dut.m.payload.last)
-                res.out_lasts.append(last)
-                if last:
-                    res.cycles = cycle + 1
-                    break
-            cycle += 1
-            if cycle > limit:
-                raise AssertionError(f"no last output beat after {limit} cycles "
-                                     f"({i}/{len(case.in_beats)} inputs, {len(res.out_beats)} outputs)")
-            await ctx.tick()
-        res.in_consumed = i
+        out.append(await drive_tile(ctx, dut, case, in_pause=in_pause, out_pause=out_pause,
+                                    max_cycles=max_cycles))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
     sim.run()
-    return res
+    return out[0]
 
 
 @dataclass

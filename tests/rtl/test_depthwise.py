@@ -18,7 +18,7 @@ from rtl.cycles import check_tile, tile_cycles
 from rtl.depthwise import EW_LATENCY, LATENCY, PIPE_STAGES, DepthwiseEngine, gap_chunks
 from rtl.golden_dw import accumulate, dw_case, dw_tile_case, golden, group_lanes, pack
 from rtl.params import Mode, ParamError, PEArrayParams, TileSpec
-from rtl.sim import run_amaranth
+from rtl.sim import drive_tile, run_amaranth
 
 P4 = PEArrayParams()                                               # 4 lanes, 32-byte beats, k 3/5: L 32, A 16
 P3 = PEArrayParams(pp=2, icp=4, ocp=4, dw_channels=3, max_width=8)  # 3 lanes, 8-byte beats, tiny line buffer: L 8, A 4
@@ -164,25 +164,8 @@ def test_reset_mid_tile_then_clean_tile(t1, t2):
         await ctx.tick()
         ctx.set(cd.rst, 0)
         seen["after_reset"] = (ctx.get(dut.busy), ctx.get(dut.m.valid), ctx.get(dut.s.ready))
-        ctx.set(dut.cfg, c2.cfg)
-        ctx.set(dut.start, 1)
-        got, cycle, i = [], 0, 0
-        while True:
-            if cycle == 1:
-                ctx.set(dut.start, 0)
-            ctx.set(dut.s.valid, int(i < len(c2.in_beats)))
-            if i < len(c2.in_beats):
-                ctx.set(dut.s.payload.data, c2.in_beats[i])
-                if ctx.get(dut.s.ready):
-                    i += 1
-            if ctx.get(dut.m.valid):
-                got.append(ctx.get(dut.m.payload.data))
-                if ctx.get(dut.m.payload.last):
-                    break
-            cycle += 1
-            assert cycle < 2000
-            await ctx.tick()
-        seen["got"], seen["cycles"] = got, cycle + 1
+        r = await drive_tile(ctx, dut, c2)
+        seen["got"], seen["cycles"] = r.out_beats, r.cycles
 
     sim = Simulator(top)
     sim.add_clock(1e-8)
@@ -207,25 +190,7 @@ def test_back_to_back_tiles():
         for c in cases:
             while ctx.get(dut.busy):
                 await ctx.tick()
-            ctx.set(dut.cfg, c.cfg)
-            ctx.set(dut.start, 1)
-            await ctx.tick()
-            ctx.set(dut.start, 0)
-            outs, i = [], 0
-            while True:
-                ctx.set(dut.s.valid, int(i < len(c.in_beats)))
-                if i < len(c.in_beats):
-                    ctx.set(dut.s.payload.data, c.in_beats[i])
-                    if ctx.get(dut.s.ready):
-                        i += 1
-                if ctx.get(dut.m.valid):
-                    outs.append(ctx.get(dut.m.payload.data))
-                    if ctx.get(dut.m.payload.last):
-                        await ctx.tick()
-                        break
-                await ctx.tick()
-            ctx.set(dut.s.valid, 0)
-            got.append(outs)
+            got.append((await drive_tile(ctx, dut, c)).out_beats)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
