@@ -48,6 +48,8 @@ class PEArrayParams:
     max_width: int = 512        # line-buffer depth: widest feature-map row (pixels) a dw tile may have
     wbuf_depth: int = 2304      # pointwise weight buffer entries (each ICP x OCP weights)
     max_channels: int = 4096    # widest channel count the configuration registers can describe
+    macs_per_dsp: int = 1       # 2: the CONV array packs two INT8 products (one activation, the weights of
+                                # two output channels) into one DSP48E2 27x18 multiply (Xilinx WP486)
 
     def __post_init__(self) -> None:
         for f in ("pp", "icp", "ocp", "dw_channels", "data_width", "acc_width", "max_width",
@@ -60,6 +62,10 @@ class PEArrayParams:
             raise ParamError(f"data_width must be 8 (the engine is INT8), not {self.data_width!r}")
         if self.acc_width < 16:
             raise ParamError(f"acc_width must be at least 16, not {self.acc_width!r}")
+        if type(self.macs_per_dsp) is not int or self.macs_per_dsp not in (1, 2):
+            raise ParamError(f"macs_per_dsp must be 1 or 2 (INT8 products per DSP48E2), not {self.macs_per_dsp!r}")
+        if self.macs_per_dsp == 2 and self.ocp % 2:
+            raise ParamError(f"macs_per_dsp = 2 pairs output channels: ocp must be even, not {self.ocp}")
 
     # Stream widths (bytes per beat) of the engine's AXI4-Stream ports.
     @property
@@ -106,8 +112,20 @@ class PEArrayParams:
 
     @property
     def multipliers(self) -> int:
-        """INT8 multipliers in the design (each maps to one DSP48E2 on UltraScale+)."""
+        """INT8 products the design computes per cycle at most (its peak MAC rate)."""
         return self.pw_macs_per_cycle + self.dw_multipliers
+
+    @property
+    def pw_dsps(self) -> int:
+        """DSP48E2s of the CONV array: one per INT8 product, or one per output-channel pair of
+        products when ``macs_per_dsp == 2``."""
+        return self.pw_macs_per_cycle // self.macs_per_dsp
+
+    @property
+    def dsps(self) -> int:
+        """DSP48E2s of the whole design on UltraScale+: the CONV array's plus one per depthwise
+        multiplier (the depthwise engine does not pack)."""
+        return self.pw_dsps + self.dw_multipliers
 
     @classmethod
     def from_dict(cls, d: dict) -> "PEArrayParams":

@@ -11,6 +11,11 @@ requantisation multiplier is built from adders to leave every DSP48E2 to the MAC
 OCP lanes wide, not PP x OCP: a pixel group takes max(S, PP) cycles, i.e. the array runs at full
 rate whenever the reduction has at least PP steps.
 
+DSP packing (``macs_per_dsp = 2``, Xilinx WP486): output channels o and o+1 see the same
+activation, so one 27 x 8 signed multiply ``x * (w_o * 2^18 + w_o+1)`` yields both products
+(``packed_products``) and the array needs PP x ICP x OCP / 2 DSP48E2s.  The pipeline, the streams
+and therefore ``tile_cycles`` are identical to the unpacked array.
+
 Output channels beyond OCP: the tile runs ``ceil(cout / OCP)`` output-channel groups one after
 the other; every group brings its own weights and quantisation parameters and the activations are
 streamed again (the weight buffer holds one group: ``S <= wbuf_depth``).
@@ -50,6 +55,23 @@ def conv_stream_constants(p: PEArrayParams) -> dict[str, int]:
     """Beats per weight entry (WPB), per quantisation block (QB) and for the LUT (LB)."""
     b = p.in_bytes
     return {"WPB": ceil(p.icp * p.ocp / b), "QB": ceil(QREC * p.ocp / b), "LB": 256 // lut_word_bytes(b)}
+
+
+PACK_SHIFT = 18     # the low product's field: |x * w| <= 2^14 fits 18 signed bits with room to spare
+
+
+def packed_products(m: Module, en, x, w_hi, w_lo, name: str):
+    """Two INT8 products sharing ``x`` from one registered 27 x 8 signed multiply (Xilinx WP486):
+    ``P = x * (w_hi * 2^18 + w_lo)`` (advances when ``en``).  Returns ``(x * w_hi, x * w_lo)`` one
+    cycle later: the low 18 bits of P are ``x * w_lo``; the high bits are ``x * w_hi`` minus the
+    borrow a negative low field takes from them, which adding back its sign bit (bit 17) undoes."""
+    pk = Signal(signed(36), name=name)
+    with m.If(en):
+        m.d.sync += pk.eq(x * ((w_hi << PACK_SHIFT) + w_lo))
+    hi, lo = Signal(signed(16), name=f"{name}_hi"), Signal(signed(16), name=f"{name}_lo")
+    m.d.comb += [hi.eq(pk[PACK_SHIFT:].as_signed() + pk[PACK_SHIFT - 1]),
+                 lo.eq(pk[:PACK_SHIFT].as_signed())]
+    return hi, lo
 
 
 class PointwiseArray(wiring.Component):
@@ -127,18 +149,27 @@ class PointwiseArray(wiring.Component):
                          pmask1.eq(Cat(*[pbase + i < n_total for i in range(PP)]))]
         w1 = wrd.data
 
-        # ---- stage 2: products (one INT8 x INT8 multiplier each -> one DSP48E2)
+        # ---- stage 2: products.  macs_per_dsp == 1: one INT8 x INT8 multiplier each -> one DSP48E2.
+        # macs_per_dsp == 2 (Xilinx WP486 packing): output channels o and o+1 share the activation,
+        # so one 27 x 8 multiply -> one DSP48E2 gives both products (``packed_products``).
         v2, first2, last2, lastpix2 = Signal(), Signal(), Signal(), Signal()
         pmask2 = Signal(PP)
         prod = [[[Signal(signed(16), name=f"prod_{a}_{i}_{o}") for o in range(OCP)] for i in range(ICP)]
                 for a in range(PP)]
         with m.If(en_arr):
             m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1), lastpix2.eq(lastpix1), pmask2.eq(pmask1)]
-            for a in range(PP):
-                for i in range(ICP):
-                    xa = x1.word_select(a * ICP + i, 8).as_signed()
+        for a in range(PP):
+            for i in range(ICP):
+                xa = x1.word_select(a * ICP + i, 8).as_signed()
+                wt = [w1.word_select(i * OCP + o, 8).as_signed() for o in range(OCP)]
+                if p.macs_per_dsp == 1:
                     for o in range(OCP):
-                        m.d.sync += prod[a][i][o].eq(xa * w1.word_select(i * OCP + o, 8).as_signed())
+                        with m.If(en_arr):
+                            m.d.sync += prod[a][i][o].eq(xa * wt[o])
+                    continue
+                for o in range(0, OCP, 2):
+                    hi, lo = packed_products(m, en_arr, xa, wt[o], wt[o + 1], f"pk_{a}_{i}_{o}")
+                    m.d.comb += [prod[a][i][o].eq(hi), prod[a][i][o + 1].eq(lo)]
 
         # ---- stage 3: adder tree over the ICP lanes
         v3, first3, last3, lastpix3 = Signal(), Signal(), Signal(), Signal()

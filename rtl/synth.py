@@ -6,8 +6,8 @@ LUT-RAM), flip-flops and block RAM (RAMB36E2 + RAMB18E2 / 2).  Results are cache
 ``build/synth/<params hash>-<rtl hash>.json``: the default instance takes minutes.
 
 ``estimate(params)`` predicts the same four numbers without Yosys (hwsim uses it to decide fit):
-DSPs and block RAM exactly (one DSP48E2 per INT8 multiplier; memories mapped the way Yosys maps
-them), LUTs and flip-flops from per-component costs calibrated against Yosys 0.23 on the
+DSPs and block RAM exactly (one DSP48E2 per INT8 multiplier, or per packed pair of CONV products
+when ``macs_per_dsp = 2``; memories mapped the way Yosys maps them), LUTs and flip-flops from per-component costs calibrated against Yosys 0.23 on the
 regression instances (``tests/rtl/test_synth.py`` holds the estimate to the Yosys numbers).
 """
 
@@ -180,7 +180,7 @@ def estimate(p: PEArrayParams) -> dict[str, float]:
           + p.ew_lanes * FF_EW_LANE + 16 * _dw_param_bytes_extra(p))
     bram = (0.0 if shallow else _bram36(p.wbuf_depth, wbuf_width)) \
         + _bram36(p.max_width, 8 * p.dw_channels * (p.kmax - 1))
-    return {"dsp": p.multipliers, "lut": round(lut), "ff": round(ff), "bram36": bram}
+    return {"dsp": p.dsps, "lut": round(lut), "ff": round(ff), "bram36": bram}
 
 
 def fit(res: dict, board: dict) -> dict:

@@ -35,12 +35,12 @@ def run(args: argparse.Namespace) -> int:
         raise HwsimError(f"cannot write Verilog to {args.out!r}: {e.strerror}") from None
     info = {"board": cfg.board_name, "accel": cfg.accel_name, "top": TOP, "params": pe.to_dict(),
             "files": [str(f) for f in files], "in_bytes": pe.in_bytes, "out_bytes": pe.out_bytes,
-            "multipliers": pe.multipliers}
+            "multipliers": pe.multipliers, "dsps": pe.dsps}
     if args.json:
         print_json(info)
         return 0
     print(f"{cfg.accel_name} on {cfg.board_name}: PP={pe.pp} ICP={pe.icp} OCP={pe.ocp} dw_channels={pe.dw_channels} "
-          f"kernels={list(pe.dw_kernels)}, {pe.multipliers} INT8 multipliers, "
+          f"kernels={list(pe.dw_kernels)}, {pe.multipliers} INT8 products/cycle on {pe.dsps} DSP48E2, "
           f"s_axis {8 * pe.in_bytes} bit, m_axis {8 * pe.out_bytes} bit")
     for f in files:
         print(f"  wrote {f}")

@@ -28,9 +28,10 @@ def run(args: argparse.Namespace) -> int:
     pe, board = cfg.pe, cfg.board
     est = estimate(pe)
     if est["dsp"] > board["dsp"]:     # cannot be placed at all: no point running Yosys for minutes
-        pw = pe.pw_macs_per_cycle
+        pw = pe.pw_dsps
+        packed = f" / {pe.macs_per_dsp} MACs per DSP" if pe.macs_per_dsp > 1 else ""
         raise HwsimError(f"the PE array needs {est['dsp']} DSP48E2 (CONV array PP x ICP x OCP = "
-                         f"{pe.pp}x{pe.icp}x{pe.ocp} = {pw}, depthwise engine {est['dsp'] - pw}); "
+                         f"{pe.pp}x{pe.icp}x{pe.ocp}{packed} = {pw}, depthwise engine {est['dsp'] - pw}); "
                          f"{board['device']} has {board['dsp']}")
     res = est if args.estimate_only else synthesize(pe, family=yosys_family(board.get("family", "zynquplus")))
     # the activation buffers sit in the data mover, outside the synthesised core, but on the same device
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(out)
         return 0
     print(f"{cfg.accel_name} on {board['device']} ({out['source']}): PP={pe.pp} ICP={pe.icp} OCP={pe.ocp} "
-          f"dw_channels={pe.dw_channels}")
+          f"dw_channels={pe.dw_channels} macs_per_dsp={pe.macs_per_dsp}")
     print(f"  BRAM36 = PE-array core {res['bram36']:g} + activation buffers {buffers} (accel.ibuf_kib/obuf_kib)")
     for k, name in (("dsp", "DSP48E2"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36")):
         note = "" if args.estimate_only else f"   (estimate {est[k] + (buffers if k == 'bram36' else 0):g})"

@@ -27,7 +27,7 @@ def test_board_loads_with_its_own_accelerator_which_fits(board):
     b = cfg.board
     assert b["name"] == board
     # the project rule: the default accelerator uses at most max_util of the DSPs (one DSP48E2 per multiplier)
-    assert cfg.pe.multipliers <= b["max_util"] * b["dsp"]
+    assert cfg.pe.dsps <= b["max_util"] * b["dsp"]
     # the peak DDR figure is the bus width times the transfer rate
     assert cfg["ddr"]["peak_gbps"] == pytest.approx(cfg["ddr"]["bus_bits"] * cfg["ddr"]["mt_s"] / 8e3, rel=1e-3)
     for section in ("ddr", "axi", "ps", "transfer"):

@@ -42,7 +42,7 @@ class FakeEvaluator:
 
     def resources(self, cfg):
         pe = cfg.pe
-        return {"dsp": pe.multipliers, "lut": 120 * pe.multipliers + 2000, "ff": 150 * pe.multipliers,
+        return {"dsp": pe.dsps, "lut": 120 * pe.multipliers + 2000, "ff": 150 * pe.multipliers,
                 "bram36": 20 + cfg.accel["ibuf_kib"] // 4}
 
     def prepare_key(self, model, policy, cfg, input_size):

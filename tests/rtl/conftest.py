@@ -13,10 +13,11 @@ from rtl.params import PEArrayParams
 
 SIMS = ["icarus", "verilator"]
 
-# Small instances keep the builds fast; both have ragged relations between the parallelisms.
+# Small instances keep the builds fast; both have ragged relations between the parallelisms.  The
+# second packs two INT8 products per DSP48E2 (macs_per_dsp = 2), so both CONV datapaths are covered.
 CONFIGS = {
     "pp2-icp4-ocp4-dw2": PEArrayParams(pp=2, icp=4, ocp=4, dw_channels=2, wbuf_depth=64),
-    "pp1-icp8-ocp4-dw4": PEArrayParams(pp=1, icp=8, ocp=4, dw_channels=4, wbuf_depth=64),
+    "pp1-icp8-ocp4-dw4-pack2": PEArrayParams(pp=1, icp=8, ocp=4, dw_channels=4, wbuf_depth=64, macs_per_dsp=2),
 }
 
 

@@ -8,11 +8,13 @@ import pytest
 from rtl.cycles import check_tile, tile_cycles
 from rtl.golden_pw import conv_case, conv_golden, im2col, unpack_beat
 from rtl.params import Mode, ParamError, PEArrayParams, TileSpec
-from rtl.pointwise import PointwiseArray
+from rtl.pointwise import PointwiseArray, packed_products
 from rtl.sim import run_amaranth
 
 SMALL = PEArrayParams(pp=2, icp=4, ocp=4, dw_channels=2, wbuf_depth=64)
 NARROW = PEArrayParams(pp=1, icp=8, ocp=4, dw_channels=4, wbuf_depth=64)
+PACKED = PEArrayParams(pp=2, icp=4, ocp=4, dw_channels=2, wbuf_depth=64, macs_per_dsp=2)
+PACKED_NARROW = PEArrayParams(pp=1, icp=8, ocp=4, dw_channels=4, wbuf_depth=64, macs_per_dsp=2)
 
 
 def test_im2col_is_a_convolution():
@@ -44,7 +46,9 @@ def _check(p, tile, seed, in_pause=(0,), out_pause=(0,), **kw):
     (SMALL, TileSpec(Mode.CONV, cin=8, cout=4, h=2, w=2, k=1)),      # exact fit, S = 2
     (SMALL, TileSpec(Mode.CONV, cin=2, cout=3, h=1, w=3, k=1)),      # S = 1: one step per pixel group
     (NARROW, TileSpec(Mode.CONV, cin=5, cout=9, h=2, w=3, k=2)),     # even kernel, 3 oc groups
-], ids=["ragged3x3", "exact1x1", "single-step", "narrow2x2"])
+    (PACKED, TileSpec(Mode.CONV, cin=3, cout=5, h=3, w=3, k=3)),     # two products per DSP, odd cout
+    (PACKED_NARROW, TileSpec(Mode.CONV, cin=9, cout=7, h=2, w=3, k=1)),
+], ids=["ragged3x3", "exact1x1", "single-step", "narrow2x2", "packed3x3", "packed-narrow"])
 def test_conv_unstalled_matches_golden_and_cycles(p, tile):
     case, res = _check(p, tile, seed=tile.cin * 7 + tile.cout)
     assert res.cycles == tile_cycles(p, tile)
@@ -94,3 +98,49 @@ def test_conv_case_refuses_tiles_the_engine_cannot_run():
         conv_case(SMALL, TileSpec(Mode.CONV, cin=100, cout=4, h=1, w=1, k=3), np.random.default_rng(0))
     with pytest.raises(ParamError, match="CONV tile"):
         conv_case(SMALL, TileSpec(Mode.DW, cin=4, cout=4, h=3, w=3, k=3), np.random.default_rng(0))
+
+
+def test_packed_products_are_exact_at_every_int8_extreme():
+    """The WP486 packing: one 27 x 8 multiply gives x * w_hi and x * w_lo exactly, for all 256
+    activations against every pair of extreme weights (the sign correction matters exactly when
+    x * w_lo < 0) and random pairs."""
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.sim import Simulator
+
+    xs = list(range(-128, 128))
+    edges = [-128, -127, -65, -64, -2, -1, 0, 1, 2, 63, 64, 126, 127]
+    rng = np.random.default_rng(3)
+    pairs = [(a, b) for a in edges for b in edges] + [tuple(int(v) for v in rng.integers(-128, 128, 2))
+                                                     for _ in range(60)]
+    m = Module()
+    x = [Signal(signed(8), name=f"x{i}") for i in range(len(xs))]
+    wh, wl = Signal(signed(8)), Signal(signed(8))
+    outs = [packed_products(m, 1, xi, wh, wl, f"pk{i}") for i, xi in enumerate(x)]
+    bad: list[tuple[int, int, int]] = []
+
+    async def tb(ctx):
+        for xi, v in zip(x, xs):
+            ctx.set(xi, v)
+        for a, b in pairs:
+            ctx.set(wh, a)
+            ctx.set(wl, b)
+            await ctx.tick()
+            for v, (hi, lo) in zip(xs, outs):
+                if (ctx.get(hi), ctx.get(lo)) != (v * a, v * b):
+                    bad.append((v, a, b))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    assert not bad, f"{len(bad)} wrong (x, w_hi, w_lo), e.g. {bad[:5]}"
+
+
+def test_packing_is_validated():
+    assert PACKED.dsps == PACKED.pw_dsps + PACKED.dw_multipliers == 16 + 50
+    assert PACKED.multipliers == SMALL.multipliers == 32 + 50          # same peak MAC rate
+    with pytest.raises(ParamError, match="ocp must be even"):
+        PEArrayParams(pp=2, icp=4, ocp=3, macs_per_dsp=2)
+    for bad in (3, 0, 2.0, True):
+        with pytest.raises(ParamError, match="macs_per_dsp must be 1 or 2"):
+            PEArrayParams(macs_per_dsp=bad)

@@ -57,10 +57,29 @@ def test_estimate_matches_yosys_on_a_small_instance():
     p = CONFIGS["pp2-icp4-ocp4-dw2"]
     syn = synthesize(p)           # cached in build/synth after the first run (about two minutes)
     est = estimate(p)
-    assert est["dsp"] == syn["dsp"] == p.multipliers
+    assert est["dsp"] == syn["dsp"] == p.dsps == p.multipliers
     assert est["bram36"] == syn["bram36"]
     for k in ("lut", "ff"):
         assert abs(est[k] - syn[k]) <= 0.2 * syn[k], f"{k}: estimate {est[k]}, Yosys {syn[k]}"
+
+
+def test_packed_array_halves_the_conv_dsps_in_yosys():
+    """macs_per_dsp = 2: Yosys maps each packed 27 x 8 multiply (two INT8 products) to one DSP48E2,
+    and the estimate (DSP, BRAM exact; LUT/FF close) still holds."""
+    p = CONFIGS["pp1-icp8-ocp4-dw4-pack2"]
+    syn = synthesize(p)
+    est = estimate(p)
+    assert est["dsp"] == syn["dsp"] == p.dsps == p.pw_macs_per_cycle // 2 + p.dw_multipliers
+    assert est["bram36"] == syn["bram36"]
+    for k in ("lut", "ff"):
+        assert abs(est[k] - syn[k]) <= 0.2 * syn[k], f"{k}: estimate {est[k]}, Yosys {syn[k]}"
+
+
+def test_synth_command_counts_packed_dsps(capsys):
+    over = ["--set", "accel.macs_per_dsp=2", "--set", "accel.dw_channels=4"]
+    assert main(["synth", "--estimate-only", "--json", *over]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dsp"] == 4 * 8 * 8 // 2 + 4 * 25 == 228 and out["fits"] is True
 
 
 def test_fit_against_the_device():
@@ -75,21 +94,21 @@ def test_synth_command_estimate_json(capsys):
     assert main(["synth", "--estimate-only", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["device"] == "ZU3EG" and out["fits"] is True
-    assert out["dsp"] == load().pe.multipliers
+    assert out["dsp"] == load().pe.dsps
     assert {"device", "dsp", "lut", "ff", "bram36", "fits"} <= set(out)
 
 
 def test_synth_command_marginal_array_does_not_fit(capsys):
     assert main(["synth", "--estimate-only", "--json", "--set", "accel.dw_channels=3"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["dsp"] == load(overrides=["accel.dw_channels=3"]).pe.multipliers > 306
+    assert out["dsp"] == load(overrides=["accel.dw_channels=3"]).pe.dsps > 306
     assert out["fits"] is False
 
 
 def test_synth_command_refuses_an_array_larger_than_the_device(capsys):
     assert main(["synth", "--set", "accel.pp=8"]) == 2
     err = capsys.readouterr().err.strip()
-    need = load(overrides=["accel.pp=8"]).pe.multipliers
+    need = load(overrides=["accel.pp=8"]).pe.dsps
     assert need > 360
     assert err.startswith("hwsim: error:") and f"needs {need} DSP48E2" in err and "ZU3EG has 360" in err
     assert "\n" not in err
@@ -104,7 +123,7 @@ def test_rtl_command_writes_verilog(tmp_path, capsys):
                  "m_axis_tlast", "cfg_mode", "start", "busy"):
         assert port in top
     assert "module layer_engine_core" in (tmp_path / "layer_engine_core.v").read_text()
-    assert info["in_bytes"] == 4 and info["multipliers"] == 16 + 50
+    assert info["in_bytes"] == 4 and info["multipliers"] == info["dsps"] == 16 + 50
 
 
 def test_rtl_command_bad_out(tmp_path, capsys):
