@@ -30,6 +30,7 @@ from .config import Config, load
 from .errors import HwsimError
 from .memory import MemoryModel
 from .pl import PLLayer, Tiler, simulate_segment
+from .resources import device_peak_macs_per_cycle
 from .ps import PSModel, PSOp
 from .timeline import Event, busy, pipeline_period, place, stages
 from .transfer import TransferModel
@@ -58,6 +59,7 @@ class Estimate:
     frames_in_flight: int
     total_macs: int
     params: dict[str, Any] = field(repr=False, default_factory=dict)
+    device_peak_fps: float | None = None    # the op count at the whole device's INT8 MAC ceiling (every DSP)
 
     @property
     def bottleneck(self) -> str:
@@ -100,7 +102,7 @@ class Estimate:
         """The headline numbers, without the per-layer records."""
         return {"model": self.model, "board": self.board, "accel": self.accel, "policy": self.policy,
                 "input_shape": self.input_shape, "fps": self.fps, "latency_ms": self.latency_ms,
-                "period_ms": self.period_ms, "naive_fps": self.naive_fps,
+                "period_ms": self.period_ms, "naive_fps": self.naive_fps, "device_peak_fps": self.device_peak_fps,
                 "naive_over_fps": (self.naive_fps / self.fps) if self.naive_fps and self.fps else None,
                 "breakdown_ms": dict(self.breakdown_ms), "busy_ms": dict(self.busy_ms),
                 "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight,
@@ -203,15 +205,18 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     period_s = pipeline_period(stages(events), in_flight)
     total_macs = g.total_macs()
     peak = pe.multipliers * clock
+    device_peak = device_peak_macs_per_cycle(cfg.board)
     return Estimate(
         model=plan.model, board=cfg.board_name, accel=cfg.accel_name, policy=plan.policy,
         input_shape=list(g.shape(g.inputs[0])),
         fps=1.0 / period_s if period_s > 0 else math.inf, latency_ms=latency_ms, period_ms=period_s * 1e3,
         naive_fps=peak / total_macs if total_macs else None,
+        device_peak_fps=device_peak * clock / total_macs if total_macs else None,
         breakdown_ms=breakdown, busy_ms={k: v * 1e3 for k, v in busy(events).items()},
         layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],
         segments=plan.to_json()["segments"], frames_in_flight=in_flight, total_macs=total_macs,
         params={"config": cfg.to_json(), "pe_peak_macs_per_cycle": pe.multipliers,
+                "device_peak_macs_per_cycle": device_peak, "pe_dsps": pe.dsps,
                 "engine_peak_macs_per_cycle": {"CONV": pe.pw_macs_per_cycle, "DW": pe.dw_macs_per_cycle},
                 "memory": mem.to_json(), "ps": ps.to_json(), "transfer": tm.to_json()},
     )

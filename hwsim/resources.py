@@ -13,6 +13,11 @@ from typing import Any
 
 from .config import Config
 
+# INT8 MACs one DSP slice can do per cycle at most: a DSP48E2 (UltraScale+) packs two INT8
+# multiplies sharing an operand (Xilinx WP486, "Deep Learning with INT8 Optimization on Xilinx
+# Devices"); rtl.pointwise does the same with macs_per_dsp = 2.  Other families: one.
+INT8_MACS_PER_DSP = {"zynquplus": 2}
+
 BRAM36_BYTES = 4096     # a RAMB36E2 holds 4 KiB of bytes (4K x 9 or 512 x 72 with parity unused; UG573)
 
 
@@ -33,3 +38,9 @@ def device_fit(cfg: Config, res: dict[str, float] | None = None) -> dict[str, An
     """``{"util": {resource: fraction}, "fits": bool, "over": [resources above board.max_util]}``."""
     from rtl.synth import fit
     return fit(accel_resources(cfg) if res is None else res, cfg.board)
+
+
+def device_peak_macs_per_cycle(board: dict[str, Any]) -> int:
+    """The device's INT8 MAC ceiling per PL cycle: every DSP slice busy, packed where the family
+    allows (``INT8_MACS_PER_DSP``).  No PE array on the board can beat it at the same clock."""
+    return int(board["dsp"]) * INT8_MACS_PER_DSP.get(str(board.get("family", "")), 1)

@@ -46,15 +46,23 @@ class WhatIf:
 
 # Changes a user can make without touching the network, each applied to the founding deployment.
 # Clock changes assume the design closes timing there (the tool does not place and route).
+# `hwsim sweep efficientnet_b4 --input-size 256 --grid accel.macs_per_dsp=2 --grid accel.pp=2,4,8
+#  --grid accel.icp=4,8,16 --grid accel.ocp=4,6,8,12,16 --grid accel.dw_channels=2,3,4,6`: the fastest
+# point that fits the ZU3EG (292 DSP, 57,288 LUT by rtl.synth.estimate)
+PACKED = ("accel.macs_per_dsp=2", "accel.pp=4", "accel.icp=16", "accel.ocp=6", "accel.dw_channels=4")
+
 WHAT_IFS: list[WhatIf] = [
     WhatIf("as deployed: SE blocks on the PS, 2 frames in flight", "naive"),
     WhatIf("one frame at a time (no PL/PS frame pipelining)", "naive", ("ps.pipeline_frames=1",)),
     WhatIf("4 PS threads for the SE blocks", "naive", ("ps.threads=4",)),
     WhatIf("SE pooling and scale on the PL (optimized placement)", "optimized"),
     WhatIf("optimized, one frame at a time", "optimized", ("ps.pipeline_frames=1",)),
-    WhatIf("PE array reshaped: 2x16x6 + 4 depthwise channels (best at 100 MHz in a hwsim sweep)", "naive",
+    WhatIf("PE array reshaped: 2x16x6 + 4 depthwise channels (best unpacked shape at 100 MHz in a hwsim sweep)", "naive",
            ("accel.pp=2", "accel.icp=16", "accel.ocp=6", "accel.dw_channels=4")),
     WhatIf("optimized + PL clock 200 MHz", "optimized", ("accel.clock_mhz=200",)),
+    WhatIf("2 INT8 MACs per DSP (WP486 packing), 4x16x6 + 4 depthwise channels (best packed shape "
+           "at 100 MHz in a hwsim sweep)", "naive", PACKED),
+    WhatIf("packed array + PL clock 200 MHz", "naive", PACKED + ("accel.clock_mhz=200",)),
 ]
 
 COLORS = {"pl_compute": "#1f77b4", "pl_memory_stall": "#aec7e8", "ps_compute": "#d62728",
@@ -158,7 +166,8 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     L.append(f"# Deployment study: {study['board']} / {study['accel']}\n")
     L.append(f"Board `{study['board']}` ({cfg.board.get('device', '?')}, {cfg.board.get('dsp', '?')} DSP48E2), "
              f"accelerator `{study['accel']}`: {pe.pp}x{pe.icp}x{pe.ocp} pointwise array + {pe.dw_channels}-channel "
-             f"depthwise engine (kernels {list(pe.dw_kernels)}) = {pe.multipliers} INT8 MACs/cycle at {clock:g} MHz. "
+             f"depthwise engine (kernels {list(pe.dw_kernels)}) = {pe.multipliers} INT8 MACs/cycle on {pe.dsps} DSPs "
+             f"at {clock:g} MHz. "
              f"PS: {cfg['ps'].get('cores', '?')} x {cfg['ps'].get('cpu', '?')} at {cfg['ps'].get('freq_mhz', '?')} MHz, "
              f"{cfg['ps'].get('threads', 1)} thread(s) for fallback ops. Every parameter and its source: "
              f"`hwsim/data/boards/{study['board']}.toml`, `hwsim/data/accels/{study['accel']}.toml`; the values used "
@@ -192,6 +201,15 @@ def report(study: dict[str, Any], cfg: Config) -> str:
         total += gap[k]
         L.append(f"| {label} | {gap[k]:+.1f} | {total:.1f} |")
     L.append(f"\n{total:.1f} ms per frame = {1e3 / total:.2f} fps.\n")
+    dev, board = nv["params"]["device_peak_macs_per_cycle"], cfg.board
+    per = dev // board["dsp"]
+    packing = f", each packing {per} INT8 MACs (Xilinx WP486)," if per > 1 else ""
+    L.append(f"An op-count estimate is only as good as the peak it assumes, and the device bounds that peak: all "
+             f"{board['dsp']} DSP slices of the {board['device']}{packing} give {dev} MACs/cycle, "
+             f"**{nv['device_peak_fps']:.1f} fps** for this network at {clock:g} MHz, the most any DSP-based array "
+             f"could reach. A pre-estimate above that (the founding team's was 80 fps: "
+             f"{80 * nv['total_macs'] / (clock * 1e6):,.0f} MACs/cycle) assumed a peak the device does not have at this "
+             f"clock; from this array's peak down, the gap is the steps above.\n")
     L.append("By engine (PL) and op (PS); utilisation is MACs / (that engine's peak MACs per cycle x its cycles):\n")
     L.append("| device | kind | layers | GMAC | ms | utilisation |")
     L.append("|---|---|---|---|---|---|")

@@ -43,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  naive_fps   {est.naive_fps:8.2f}   op count: {est.total_macs / 1e9:.2f} GMAC at "
               f"{est.params['pe_peak_macs_per_cycle']} MAC/cycle x {cfg.accel['clock_mhz']} MHz "
               f"= {est.naive_fps / est.fps:.1f}x the simulated fps")
+    if est.device_peak_fps:
+        print(f"  device_peak {est.device_peak_fps:8.2f}   op-count ceiling of the whole {cfg.board['device']}: "
+              f"{est.params['device_peak_macs_per_cycle']} MAC/cycle ({cfg.board['dsp']} DSPs, all busy, packed "
+              f"where the family allows) x {cfg.accel['clock_mhz']} MHz, the most any DSP-based array could do")
     print("  where one frame's time goes:")
     for k in BREAKDOWN:
         v = est.breakdown_ms[k]

@@ -72,6 +72,11 @@ def test_fps_naive_fps_and_pipelining():
     pe = cfg1.pe
     g = hand_plan().graph
     assert e1.naive_fps == pytest.approx(pe.multipliers * 100e6 / g.total_macs())
+    # the ZU3EG's ceiling: 360 DSP48E2 x 2 INT8 MACs (WP486); packing the array keeps its peak MAC rate
+    assert e1.device_peak_fps == pytest.approx(720 * 100e6 / g.total_macs()) and e1.device_peak_fps > e1.naive_fps
+    e3 = estimate_plan(hand_plan(), load("ultra96v1", overrides=["accel.macs_per_dsp=2"]))
+    assert e3.naive_fps == pytest.approx(e2.naive_fps) and e3.params["pe_dsps"] == pe.dsps - pe.pw_macs_per_cycle // 2
+    assert e3.fps == pytest.approx(e2.fps)            # same array shape, same cycles: only the DSP count changes
 
 
 def test_more_ps_threads_never_slow_a_frame():

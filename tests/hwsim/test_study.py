@@ -54,6 +54,22 @@ def test_report_explains_focus_with_its_numbers(study):
         assert f"`{k}`: {v:.1f} ms" in text
     assert text.count("\n| efficientnet_b4 |") == 2          # both policies in the model table
     assert "## What fixes it" in text and len(WHAT_IFS) == text.split("## What fixes it")[1].count("\n| ") - 1
+    # the device's ceiling: 360 DSP48E2 x 2 packed INT8 MACs x 100 MHz over the network's MACs
+    assert nv["device_peak_fps"] == pytest.approx(720 * 100e6 / nv["total_macs"])
+    assert f"**{nv['device_peak_fps']:.1f} fps**" in text and "720 MACs/cycle" in text
+
+
+def test_packing_what_if_fits_and_beats_the_deployment(study):
+    """WP486 packing frees DSPs for the depthwise engine, the B4 bottleneck: it fits the ZU3EG and
+    is faster than both the deployment and the best unpacked shape at the same 100 MHz."""
+    _, res = study
+    w = {x["label"]: x for x in res["what_ifs"]}
+    packed = next(x for label, x in w.items() if label.startswith("2 INT8 MACs per DSP"))
+    unpacked = next(x for label, x in w.items() if label.startswith("PE array reshaped"))
+    deployed = next(x for label, x in w.items() if label.startswith("as deployed"))
+    assert packed["fit"]["fits"] and "accel.macs_per_dsp=2" in packed["overrides"]
+    assert packed["resources"]["dsp"] <= 0.85 * 360
+    assert packed["result"]["fps"] > unpacked["result"]["fps"] > deployed["result"]["fps"]
 
 
 def test_bad_board_is_one_line(capsys):
