@@ -57,6 +57,8 @@ def test_report_explains_focus_with_its_numbers(study):
     # the device's ceiling: 360 DSP48E2 x 2 packed INT8 MACs x 100 MHz over the network's MACs
     assert nv["device_peak_fps"] == pytest.approx(720 * 100e6 / nv["total_macs"])
     assert f"**{nv['device_peak_fps']:.1f} fps**" in text and "720 MACs/cycle" in text
+    ceiling, op = 1e3 / nv["device_peak_fps"], nv["op_count_gap_ms"]["op_count"]
+    assert f"| {ceiling:+.1f} | {ceiling:.1f} |" in text and f"| {op - ceiling:+.1f} | {op:.1f} |" in text
 
 
 def test_packing_what_if_fits_and_beats_the_deployment(study):
