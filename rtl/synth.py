@@ -139,6 +139,14 @@ def _post_lane(lut_word: int) -> tuple[float, float]:
     return 1450 + 8 * lut_word, 226 + 8 * lut_word
 
 
+def _tree_lut(icp: int) -> int:
+    """LUTs of one accumulator's ICP-input adder tree.  Up to 8 inputs Yosys builds it from carry
+    chains (about 18 LUTs per 2-input add); beyond that it turns the tree into a LUT6/MUXF
+    compressor tree that costs about 100 LUTs more per extra input (Yosys 0.23, whole core:
+    2x16x6+4dw 54,196 and 4x16x6+4dw packed 75,749 LUTs, 10-19K above the linear term alone)."""
+    return 18 * (icp - 1) + 100 * max(0, icp - 8)
+
+
 LUT_PW_BASE, FF_PW_BASE = 1500, 1400     # CONV engine control, counters, pipeline flags
 LUT_PER_BEAT_BYTE = 100                  # input word assembly and beat muxing, per s_axis byte lane
 LUT_DW_LANE_TAP, FF_DW_LANE_TAP = 150, 40   # depthwise window / tap muxes / tree, per lane and tap
@@ -169,7 +177,7 @@ def estimate(p: PEArrayParams) -> dict[str, float]:
     shallow = p.wbuf_depth <= 64                       # LUT-RAM (RAM64X1S per bit), else block RAM
     taps = p.dw_channels * p.kmax * p.kmax
     lut = (LUT_PW_BASE + LUT_PER_BEAT_BYTE * p.in_bytes + lanes * lut_lane
-           + accs * (18 * (p.icp - 1) + 2 * p.acc_width)          # adder tree, accumulator, park shift
+           + accs * (_tree_lut(p.icp) + 2 * p.acc_width)          # adder tree, accumulator, park shift
            + taps * LUT_DW_LANE_TAP
            + p.ew_lanes * LUT_EW_LANE + 8 * _dw_param_bytes_extra(p)     # pixel-wise lanes, wider blocks
            + (wbuf_width * ceil(p.wbuf_depth / 64) if shallow else 0))
