@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if est.device_peak_fps:
         print(f"  device_peak {est.device_peak_fps:8.2f}   op-count ceiling of the whole {cfg.board['device']}: "
               f"{est.params['device_peak_macs_per_cycle']} MAC/cycle ({cfg.board['dsp']} DSPs, all busy, packed "
-              f"where the family allows) x {cfg.accel['clock_mhz']} MHz, the most any DSP-based array could do")
+              f"where the family allows) x {cfg.accel['clock_mhz']} MHz = {est.device_peak_fps / est.fps:.1f}x the "
+              f"simulated fps, the most any DSP-based array could do")
     print("  where one frame's time goes:")
     for k in BREAKDOWN:
         v = est.breakdown_ms[k]
