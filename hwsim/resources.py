@@ -42,5 +42,5 @@ def device_fit(cfg: Config, res: dict[str, float] | None = None) -> dict[str, An
 
 def device_peak_macs_per_cycle(board: dict[str, Any]) -> int:
     """The device's INT8 MAC ceiling per PL cycle: every DSP slice busy, packed where the family
-    allows (``INT8_MACS_PER_DSP``).  No PE array on the board can beat it at the same clock."""
+    allows (``INT8_MACS_PER_DSP``).  No DSP-based PE array on the board beats it at the same clock."""
     return int(board["dsp"]) * INT8_MACS_PER_DSP.get(str(board.get("family", "")), 1)

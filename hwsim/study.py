@@ -35,6 +35,7 @@ STUDY_MODELS: list[tuple[str, int | None]] = [
 ]
 POLICIES = ("naive", "optimized")
 FOCUS = ("efficientnet_b4", 256)
+FOUNDING_ESTIMATE_FPS = 80      # the founding team's op-count pre-estimate (shared/reference/platforms.md)
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,8 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     L.append(f"An op-count estimate is only as good as the peak it assumes, and the device bounds that peak: all "
              f"{board['dsp']} DSP slices of the {board['device']}{packing} give {dev} MACs/cycle, "
              f"**{nv['device_peak_fps']:.1f} fps** for this network at {clock:g} MHz, the most any DSP-based array "
-             f"could reach. A pre-estimate above that (the founding team's was 80 fps: "
-             f"{80 * nv['total_macs'] / (clock * 1e6):,.0f} MACs/cycle) assumed a peak the device does not have at this "
+             f"could reach. A pre-estimate above that (the founding team's was {FOUNDING_ESTIMATE_FPS} fps: "
+             f"{FOUNDING_ESTIMATE_FPS * nv['total_macs'] / (clock * 1e6):,.0f} MACs/cycle) assumed a peak the device does not have at this "
              f"clock; from this array's peak down, the gap is the steps above.\n")
     L.append("By engine (PL) and op (PS); utilisation is MACs / (that engine's peak MACs per cycle x its cycles):\n")
     L.append("| device | kind | layers | GMAC | ms | utilisation |")

@@ -163,9 +163,8 @@ class PointwiseArray(wiring.Component):
                 xa = x1.word_select(a * ICP + i, 8).as_signed()
                 wt = [w1.word_select(i * OCP + o, 8).as_signed() for o in range(OCP)]
                 if p.macs_per_dsp == 1:
-                    for o in range(OCP):
-                        with m.If(en_arr):
-                            m.d.sync += prod[a][i][o].eq(xa * wt[o])
+                    with m.If(en_arr):
+                        m.d.sync += [prod[a][i][o].eq(xa * wt[o]) for o in range(OCP)]
                     continue
                 for o in range(0, OCP, 2):
                     hi, lo = packed_products(m, en_arr, xa, wt[o], wt[o + 1], f"pk_{a}_{i}_{o}")

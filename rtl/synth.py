@@ -7,8 +7,9 @@ LUT-RAM), flip-flops and block RAM (RAMB36E2 + RAMB18E2 / 2).  Results are cache
 
 ``estimate(params)`` predicts the same four numbers without Yosys (hwsim uses it to decide fit):
 DSPs and block RAM exactly (one DSP48E2 per INT8 multiplier, or per packed pair of CONV products
-when ``macs_per_dsp = 2``; memories mapped the way Yosys maps them), LUTs and flip-flops from per-component costs calibrated against Yosys 0.23 on the
-regression instances (``tests/rtl/test_synth.py`` holds the estimate to the Yosys numbers).
+when ``macs_per_dsp = 2``; memories mapped the way Yosys maps them), LUTs and flip-flops from
+per-component costs calibrated against Yosys 0.23 (``tests/rtl/test_synth.py`` holds the estimate
+to the Yosys numbers; the README lists it against eight instances).
 """
 
 from __future__ import annotations
