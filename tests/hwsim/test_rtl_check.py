@@ -39,6 +39,22 @@ def test_layer_agrees(sim, layer):
     assert r["model_cycles"] == sum(tile_cycles(cfg.pe, t) for t in layer_tiles(parse_spec(layer), cfg))
 
 
+# The packed regression instance "pp1-icp8-ocp4-dw4-pack2" (two INT8 products per DSP48E2).
+PACKED = ["accel.pp=1", "accel.icp=8", "accel.ocp=4", "accel.dw_channels=4", "accel.wbuf_depth=64",
+          "accel.macs_per_dsp=2"]
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+@pytest.mark.parametrize("layer", ["pw:cin=19,cout=14,h=3,w=5", "conv:cin=3,cout=6,h=8,w=8,k=3,s=2"])
+def test_packed_conv_layer_agrees(sim, layer):
+    cfg = load(overrides=PACKED)
+    assert cfg.pe.macs_per_dsp == 2
+    r = rtl_check(parse_spec(layer), cfg, sim, seed=5)
+    assert r["mismatches"] == 0 and r["outputs_checked"] > 0
+    assert r["rtl_cycles"] == r["model_cycles"] > 0
+
+
 @pytest.mark.cocotb
 def test_cli_json(capsys):
     assert main(["rtl-check", "--layer", LAYERS[0], "--sim", "icarus", "--json", *sum((["--set", s] for s in SMALL), [])]) == 0
