@@ -42,5 +42,7 @@ def device_fit(cfg: Config, res: dict[str, float] | None = None) -> dict[str, An
 
 def device_peak_macs_per_cycle(board: dict[str, Any]) -> int:
     """The device's INT8 MAC ceiling per PL cycle: every DSP slice busy, packed where the family
-    allows (``INT8_MACS_PER_DSP``).  No DSP-based PE array on the board beats it at the same clock."""
+    allows (``INT8_MACS_PER_DSP``).  No PE array that uses each DSP once per PL cycle beats it at that
+    clock; one that double-pumps its DSPs at twice the PL clock (the DPU's ``dpu_2x_clk``, PG338 port
+    table) can reach twice it."""
     return int(board["dsp"]) * INT8_MACS_PER_DSP.get(str(board.get("family", "")), 1)

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  device_peak {est.device_peak_fps:8.2f}   op-count ceiling of the whole {cfg.board['device']}: "
               f"{est.params['device_peak_macs_per_cycle']} MAC/cycle ({cfg.board['dsp']} DSPs, all busy, packed "
               f"where the family allows) x {cfg.accel['clock_mhz']} MHz = {est.device_peak_fps / est.fps:.1f}x the "
-              f"simulated fps, the most any DSP-based array could do")
+              f"simulated fps, the most an array using each DSP once per PL cycle can do (DSPs double-pumped at "
+              f"2x the PL clock, as the DPU's are, reach twice it)")
     print("  where one frame's time goes:")
     for k in BREAKDOWN:
         v = est.breakdown_ms[k]
