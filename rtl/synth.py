@@ -14,6 +14,7 @@ to the Yosys numbers; the README lists it against eight instances).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -122,6 +123,7 @@ _BRAM_SHAPES = ((512, 72, 1.0), (1024, 36, 1.0), (2048, 18, 1.0), (4096, 9, 1.0)
                 (4096, 4, 0.5), (8192, 2, 0.5), (16384, 1, 0.5))
 
 
+@functools.lru_cache(maxsize=1024)
 def _bram36(depth: int, width: int) -> float:
     """Block RAMs for a ``depth`` x ``width`` memory: columns of mixed aspect ratios, cheapest
     first (what Yosys' memory_libmap does; a 2304 x 512 buffer is 7 x (512x72) columns of 5 plus
@@ -195,6 +197,6 @@ def estimate(p: PEArrayParams) -> dict[str, float]:
 def fit(res: dict, board: dict) -> dict:
     """Utilisation against the board's device and whether every resource is within max_util."""
     max_util = float(board.get("max_util", 1.0))
-    util = {k: res[k] / board[k] for k in ("dsp", "lut", "ff", "bram36") if board.get(k)}
+    util = {k: res[k] / board[k] for k in ("dsp", "lut", "ff", "bram36", "uram") if board.get(k) and k in res}
     return {"util": util, "fits": all(u <= max_util for u in util.values()),
             "over": [k for k, u in util.items() if u > max_util]}
