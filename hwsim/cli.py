@@ -41,6 +41,26 @@ def add_target_args(p: argparse.ArgumentParser, *, policy: bool = True, input_si
                        help="op placement policy (default: naive)")
 
 
+def add_fit_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-fit-check", action="store_true",
+                   help="simulate the accelerator even if it does not fit the board's device")
+
+
+def check_fit(cfg, overrides: list[str], allow: bool = False) -> None:
+    """A one-line error when the configured accelerator does not fit the board's device (resources
+    from ``hwsim.resources.accel_resources``, the rule ``board.max_util``), unless ``allow``."""
+    if allow:
+        return
+    from .resources import accel_resources, misfit, uses_published
+    why = misfit(cfg.board, accel_resources(cfg))
+    if why:
+        changed = [o.strip() for o in overrides if o.strip().startswith("accel.")]
+        where = f" with {', '.join(changed)}" if changed else ""
+        src = "published utilisation" if uses_published(cfg) else "resource estimate"
+        raise HwsimError(f"accelerator {cfg.accel_name!r}{where} does not fit the {cfg.board['device']} of "
+                         f"{cfg.board_name!r}: {why} ({src}); pass --no-fit-check to simulate it anyway")
+
+
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")

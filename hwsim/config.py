@@ -72,6 +72,11 @@ class Config:
     board_name: str
     accel_name: str
     data: dict[str, dict[str, Any]]     # section -> table (board, ddr, axi, ps, transfer, accel)
+    # The accelerator file's [published_resources] (vendor-published utilisation, for accelerators
+    # that are not this project's RTL) and its [accel] table as shipped: the published figures
+    # describe that hardware only (``hwsim.resources.accel_resources``).
+    published: dict[str, Any] | None = None
+    shipped_accel: dict[str, Any] | None = None
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.data[section]
@@ -125,6 +130,22 @@ def apply_override(data: dict[str, dict[str, Any]], spec: str) -> None:
     data[section][field] = new
 
 
+PUBLISHED_FIELDS = ("dsp", "lut", "ff", "bram36")
+
+
+def _check_published(accel: str, pub: Any) -> None:
+    if not isinstance(pub, dict):
+        raise ConfigError(f"accelerator description {accel!r}: [published_resources] must be a table")
+    for k in PUBLISHED_FIELDS:
+        v = pub.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise ConfigError(f"accelerator description {accel!r}: published_resources.{k} must be a "
+                              f"non-negative number, not {v!r}")
+    if not isinstance(pub.get("source"), str) or not pub["source"].strip():
+        raise ConfigError(f"accelerator description {accel!r}: published_resources.source must cite "
+                          f"where the figures were read")
+
+
 def load(board: str | None = None, accel: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     board = board or DEFAULT_BOARD
     b = _read("boards", board)
@@ -139,8 +160,11 @@ def load(board: str | None = None, accel: str | None = None, overrides: list[str
             raise ConfigError(f"board description {board!r} has no [{need}] section")
     data = {k: dict(v) for k, v in b.items() if isinstance(v, dict)}
     data["accel"] = dict(a["accel"])
+    published = a.get("published_resources")
+    if published is not None:
+        _check_published(accel, published)
     for spec in overrides:
         apply_override(data, spec)
-    cfg = Config(board, accel, data)
+    cfg = Config(board, accel, data, published=published, shipped_accel=copy.deepcopy(a["accel"]))
     cfg.pe  # validate the PE-array parameters now, with a clear message
     return cfg

@@ -30,7 +30,7 @@ from .config import Config, load
 from .errors import HwsimError
 from .memory import MemoryModel
 from .pl import PLLayer, Tiler, simulate_segment
-from .resources import device_peak_macs_per_cycle
+from .resources import accel_resources, device_peak_macs_per_cycle, misfit, resource_source
 from .ps import PSModel, PSOp
 from .timeline import Event, busy, pipeline_period, place, stages
 from .transfer import TransferModel
@@ -60,6 +60,9 @@ class Estimate:
     total_macs: int
     params: dict[str, Any] = field(repr=False, default_factory=dict)
     device_peak_fps: float | None = None    # the op count at the whole device's INT8 MAC ceiling (every DSP)
+    resources: dict[str, float] = field(default_factory=dict)   # the accelerator's DSP/LUT/FF/BRAM36
+    resources_source: str = ""              # published figures or this project's estimate
+    misfit: str = ""                        # why it does not fit the board's device ("" if it fits)
 
     @property
     def bottleneck(self) -> str:
@@ -106,7 +109,9 @@ class Estimate:
                 "naive_over_fps": (self.naive_fps / self.fps) if self.naive_fps and self.fps else None,
                 "breakdown_ms": dict(self.breakdown_ms), "busy_ms": dict(self.busy_ms),
                 "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight,
-                "total_macs": self.total_macs, "op_count_gap_ms": self.op_count_gap()}
+                "total_macs": self.total_macs, "op_count_gap_ms": self.op_count_gap(),
+                "resources": dict(self.resources), "resources_source": self.resources_source,
+                "fits": not self.misfit, "misfit": self.misfit}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
@@ -206,12 +211,14 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     total_macs = g.total_macs()
     peak = pe.multipliers * clock
     device_peak = device_peak_macs_per_cycle(cfg.board)
+    res = accel_resources(cfg)
     return Estimate(
         model=plan.model, board=cfg.board_name, accel=cfg.accel_name, policy=plan.policy,
         input_shape=list(g.shape(g.inputs[0])),
         fps=1.0 / period_s if period_s > 0 else math.inf, latency_ms=latency_ms, period_ms=period_s * 1e3,
         naive_fps=peak / total_macs if total_macs else None,
         device_peak_fps=device_peak * clock / total_macs if total_macs else None,
+        resources=res, resources_source=resource_source(cfg), misfit=misfit(cfg.board, res),
         breakdown_ms=breakdown, busy_ms={k: v * 1e3 for k, v in busy(events).items()},
         layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],
         segments=plan.to_json()["segments"], frames_in_flight=in_flight, total_macs=total_macs,

@@ -26,8 +26,59 @@ def activation_buffer_bram36(accel: dict[str, Any]) -> int:
     return sum(math.ceil(float(accel[k]) * 1024 / BRAM36_BYTES) for k in ("ibuf_kib", "obuf_kib") if k in accel)
 
 
+RESOURCES = ("dsp", "lut", "ff", "bram36")
+
+
+def _hardware_fields() -> set[str]:
+    """The [accel] fields that change the hardware (and so its resources): the PE-array parameters
+    and the activation buffers.  Clock, op coverage and port use do not change a resource count."""
+    from dataclasses import fields
+    from rtl.params import PEArrayParams
+    return {f.name for f in fields(PEArrayParams)} | {"ibuf_kib", "obuf_kib"}
+
+
+def uses_published(cfg: Config) -> bool:
+    """True when the accelerator file publishes its resources (``[published_resources]``, e.g. the
+    DPU's PG338 utilisation) and no hardware field was changed from the file's: the published
+    figures describe that hardware and no other."""
+    if not cfg.published or cfg.shipped_accel is None:
+        return False
+    return all(cfg.accel.get(k) == cfg.shipped_accel.get(k) for k in _hardware_fields())
+
+
+def resource_source(cfg: Config) -> str:
+    """Where ``accel_resources(cfg)`` comes from, in a few words."""
+    if uses_published(cfg):
+        return f"published: {cfg.published['source']}"
+    return "estimate: rtl.synth.estimate (held to Yosys) + activation buffers"
+
+
+# Published DPU block-RAM figures are for builds without UltraRAM (ZCU102 has none).  On a device
+# with UltraRAM the DPU moves its image/weight banks there (PG338 UBANK_IMG_N / UBANK_WGT_N): the
+# KV260 smartcam B3136 build reports 67 BRAM36 + 44 URAM (kria-apps-docs "Hardware Architecture of the
+# Accelerator", nlp-smartvision 2020.2) where the ZCU102 build needs 210 BRAM36, so each URAM stood in
+# for (210 - 67) / 44 = 3.25 BRAM36.
+BRAM36_PER_URAM = (210 - 67) / 44
+
+
+def _published(cfg: Config) -> dict[str, float]:
+    res = {k: float(cfg.published[k]) for k in RESOURCES}
+    uram = int(cfg.board.get("uram") or 0)
+    room = float(cfg.board["bram36"]) * float(cfg.board.get("max_util", 1.0)) if cfg.board.get("bram36") else None
+    if uram and room is not None and res["bram36"] > room:
+        need = math.ceil((res["bram36"] - room) / BRAM36_PER_URAM)
+        res["bram36"] = max(0.0, res["bram36"] - need * BRAM36_PER_URAM)
+        res["uram"] = float(need)
+    return res
+
+
 def accel_resources(cfg: Config) -> dict[str, float]:
-    """DSP, LUT, FF and BRAM36 of the configuration's accelerator: PE-array core + activation buffers."""
+    """DSP, LUT, FF and BRAM36 of the configuration's accelerator: the published figures where the
+    accelerator file has them and its hardware is unchanged (``uses_published``; block RAM beyond the
+    device's share moved to UltraRAM where the device has it, then with a ``uram`` count), else this
+    project's PE-array core estimate + activation buffers."""
+    if uses_published(cfg):
+        return _published(cfg)
     from rtl.synth import estimate
     res = dict(estimate(cfg.pe))
     res["bram36"] += activation_buffer_bram36(cfg.accel)
@@ -38,6 +89,24 @@ def device_fit(cfg: Config, res: dict[str, float] | None = None) -> dict[str, An
     """``{"util": {resource: fraction}, "fits": bool, "over": [resources above board.max_util]}``."""
     from rtl.synth import fit
     return fit(accel_resources(cfg) if res is None else res, cfg.board)
+
+
+def fmt_count(x: float) -> str:
+    """A resource count as people write it: 2,084,600 LUTs, 183.6 BRAM36."""
+    x = float(x)
+    return f"{x:,.0f}" if x.is_integer() else f"{x:,.1f}"
+
+
+def misfit(board: dict[str, Any], res: dict[str, float]) -> str:
+    """Why ``res`` does not fit the board (``""`` if it does): each resource's utilisation must be
+    at most ``max_util`` (the rule ``rtl.synth.fit`` applies)."""
+    util = float(board.get("max_util", 1.0))
+    over = []
+    for r in (*RESOURCES, "uram"):
+        avail = board.get(r)
+        if avail and res.get(r) is not None and res[r] / avail > util:
+            over.append(f"{r} {fmt_count(res[r])} > {fmt_count(avail * util)} ({util:.0%} of {fmt_count(avail)})")
+    return "; ".join(over)
 
 
 def device_peak_macs_per_cycle(board: dict[str, Any]) -> int:

@@ -37,13 +37,13 @@ from typing import Any, Protocol
 
 from .config import Config, ConfigError, apply_override, load, parse_value
 from .errors import HwsimError
+from .resources import RESOURCES, misfit
 from mapper.partition import ACCEL_FIELDS
 
 from . import pareto
 
 POLICIES = ("naive", "optimized")
 METRICS = ("fps", "latency_ms", "naive_fps")
-RESOURCES = ("dsp", "lut", "ff", "bram36")
 BREAKDOWN = ("pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync")
 RESULTS = "results.csv"
 MANIFEST = "sweep.json"
@@ -309,21 +309,10 @@ def point_config(target: Target, keys: Sequence[str], values: Sequence[Any]) -> 
     for k, v in zip(keys, values):
         s, _, f = k.partition(".")
         data[s][f] = v
-    cfg = Config(base.board_name, base.accel_name, data)
+    cfg = Config(base.board_name, base.accel_name, data, published=base.published,
+                 shipped_accel=base.shipped_accel)
     cfg.pe    # ParamError/ConfigError for a combination the PE array cannot be built with
     return cfg
-
-
-def misfit(board: dict[str, Any], res: dict[str, float]) -> str:
-    """Why ``res`` does not fit the board (``""`` if it does): each resource's utilisation must be
-    at most ``max_util`` (the rule ``rtl.synth.fit`` applies)."""
-    util = float(board.get("max_util", 1.0))
-    over = []
-    for r in RESOURCES:
-        avail = board.get(r)
-        if avail and res.get(r) is not None and res[r] / avail > util:
-            over.append(f"{r} {res[r]:g} > {avail * util:g} ({util:.0%} of {avail:g})")
-    return "; ".join(over)
 
 
 def _one_line(e: BaseException) -> str:

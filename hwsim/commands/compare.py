@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_target_args, print_json
+from ..cli import add_fit_arg, add_target_args, check_fit, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,6 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.splitlines()[0])
     p.add_argument("models", metavar="MODEL", nargs="+", help="zoo model names or .onnx paths")
     add_target_args(p)
+    add_fit_arg(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
@@ -21,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from ..estimate import BREAKDOWN, estimate
 
     cfg = load(args.board, args.accel, args.overrides)
+    check_fit(cfg, args.overrides, args.no_fit_check)
     rows = [estimate(m, input_size=args.input_size, policy=args.policy, cfg=cfg).summary() for m in args.models]
     if args.json:
         print_json({"board": cfg.board_name, "accel": cfg.accel_name, "policy": args.policy, "models": rows})

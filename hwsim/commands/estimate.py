@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_target_args, print_json
+from ..cli import add_fit_arg, add_target_args, check_fit, print_json
 
 TOP_LAYERS = 10
 
@@ -14,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.splitlines()[0])
     p.add_argument("model", metavar="MODEL", help="zoo model name or path to an .onnx file")
     add_target_args(p)
+    add_fit_arg(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
@@ -25,8 +26,10 @@ def _other(policy: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..estimate import BREAKDOWN, estimate
+    from ..resources import fmt_count
 
     cfg = load(args.board, args.accel, args.overrides)
+    check_fit(cfg, args.overrides, args.no_fit_check)
     est = estimate(args.model, input_size=args.input_size, policy=args.policy, cfg=cfg)
     other = estimate(args.model, input_size=args.input_size, policy=_other(args.policy), cfg=cfg)
     alt = {"policy": other.policy, "fps": other.fps, "latency_ms": other.latency_ms,
@@ -49,6 +52,16 @@ def run(args: argparse.Namespace) -> int:
               f"where the family allows) x {cfg.accel['clock_mhz']} MHz = {est.device_peak_fps / est.fps:.1f}x the "
               f"simulated fps, the most an array using each DSP once per PL cycle can do (DSPs double-pumped at "
               f"2x the PL clock, as the DPU's are, reach twice it)")
+    if est.resources:
+        parts = []
+        for k, name in (("dsp", "DSP"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36"), ("uram", "URAM")):
+            if k in est.resources:
+                v, avail = est.resources[k], cfg.board.get(k)
+                pct = f" ({100 * v / avail:.1f}%)" if avail else ""
+                parts.append(f"{fmt_count(v)} {name}{pct}")
+        verdict = "fits" if not est.misfit else "does NOT fit"
+        print(f"  resources   {', '.join(parts)}: {verdict} the {cfg.board['device']} "
+              f"(at most {float(cfg.board.get('max_util', 1.0)):.0%} of each); {est.resources_source}")
     print("  where one frame's time goes:")
     for k in BREAKDOWN:
         v = est.breakdown_ms[k]

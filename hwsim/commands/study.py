@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import add_target_args, print_json
+from ..cli import add_fit_arg, add_target_args, check_fit, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,13 +13,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Run EfficientNet-B0/B4@256/lite0 and MobileNet V1/V2/V3 under both placement "
                                    "policies plus what-if variants; write results.json, report.md and PNG plots.")
     add_target_args(p, policy=False, input_size=False)
+    add_fit_arg(p)
     p.add_argument("--out", default="build/sim", help="output directory (default: build/sim)")
     p.add_argument("--json", action="store_true", help="print the table rows as JSON instead of text")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..config import load
     from ..study import format_table, run, table_rows
+    check_fit(load(args.board, args.accel, args.overrides), args.overrides, args.no_fit_check)
     out = Path(args.out)
     study = run(out, board=args.board, accel=args.accel, overrides=tuple(args.overrides), progress=not args.json)
     rows = table_rows(study["runs"])

@@ -1,0 +1,108 @@
+"""An accelerator that does not fit the board's device is bad input: `hwsim estimate`, `compare` and
+`study` stop with one line naming the resources over, unless --no-fit-check; the estimate carries
+its resources either way.  DPU configurations are judged on their published (PG338) utilisation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hwsim import config
+from hwsim.cli import main
+from hwsim.config import ConfigError
+from hwsim.estimate import estimate
+from hwsim.resources import BRAM36_PER_URAM, accel_resources, misfit, resource_source, uses_published
+
+HUGE = ["--set", "accel.icp=64", "--set", "accel.ocp=64"]      # 4 x 64 x 64 = 16,384 multipliers
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("cmd", [["estimate", "mobilenet_v1"], ["compare", "mobilenet_v1", "mobilenet_v2"],
+                                 ["study", "--out", "{out}"]])
+def test_an_array_that_does_not_fit_is_a_one_line_error(capsys, cmd, tmp_path):
+    cmd = [c.replace("{out}", str(tmp_path / "unused")) for c in cmd]
+    rc, out, err = run(capsys, *cmd, *HUGE)
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "accelerator 'ultra96v1_default' with accel.icp=64, accel.ocp=64 does not fit the ZU3EG" in err
+    assert "dsp 16,640 > 306 (85% of 360)" in err and "--no-fit-check" in err
+    assert not (tmp_path / "unused").exists()
+
+
+def test_no_fit_check_simulates_it_and_says_it_does_not_fit(capsys):
+    rc, out, _ = run(capsys, "estimate", "mobilenet_v1", *HUGE, "--no-fit-check", "--json")
+    assert rc == 0
+    d = json.loads(out)
+    assert d["fits"] is False and d["misfit"].startswith("dsp 16,640 > 306") and d["resources"]["dsp"] == 16640
+    assert d["resources_source"].startswith("estimate:")
+    rc, out, _ = run(capsys, "estimate", "mobilenet_v1", *HUGE, "--no-fit-check")
+    assert rc == 0 and "does NOT fit the ZU3EG" in out
+
+
+def test_the_default_deployment_fits_and_says_so(capsys):
+    e = estimate("mobilenet_v1")
+    assert e.misfit == "" and e.summary()["fits"] is True
+    assert e.resources == accel_resources(config.load())
+    assert e.resources["dsp"] == 306                            # 4x8x8 + 2 x 5x5 depthwise, one DSP each
+    rc, out, _ = run(capsys, "estimate", "mobilenet_v1")
+    assert rc == 0 and "306 DSP (85.0%)" in out and ": fits the ZU3EG" in out
+
+
+# PG338 v1.2 Table 9 (high DSP usage) + PG338 v3.4 depthwise extras, as in the accelerator files
+PUBLISHED = {"dpu_b512": (110, 21911, 31782, 73.5), "dpu_b1600": (312, 34269, 56267, 127.5),
+             "dpu_b3136": (548, 42824, 79867, 210), "dpu_b4096": (690, 45795, 92630, 257)}
+
+
+@pytest.mark.parametrize("accel", sorted(PUBLISHED))
+def test_dpu_configurations_use_their_published_utilisation(accel):
+    cfg = config.load("zcu102", accel)
+    assert uses_published(cfg) and resource_source(cfg).startswith("published: PG338")
+    assert accel_resources(cfg) == dict(zip(("dsp", "lut", "ff", "bram36"), map(float, PUBLISHED[accel])))
+    assert misfit(cfg.board, accel_resources(cfg)) == ""        # every DPU size fits the ZCU102
+
+
+def test_published_figures_hold_only_for_the_hardware_as_shipped():
+    # clock and op coverage do not change the hardware: still the published figures
+    cfg = config.load("zcu102", "dpu_b4096", ["accel.clock_mhz=281", 'accel.pl_fused=["relu","swish"]'])
+    assert uses_published(cfg)
+    # a different array is not the DPU PG338 measured: back to this project's estimate
+    cfg = config.load("zcu102", "dpu_b4096", ["accel.pp=4"])
+    assert not uses_published(cfg) and resource_source(cfg).startswith("estimate:")
+    assert accel_resources(cfg)["dsp"] == cfg.pe.dsps
+
+
+def test_a_dpu_too_big_for_the_ultra96_is_refused_on_its_published_dsps(capsys):
+    rc, _, err = run(capsys, "estimate", "mobilenet_v1", "--accel", "dpu_b4096")
+    assert rc == 2 and "'dpu_b4096' does not fit the ZU3EG" in err
+    assert "dsp 690 > 306" in err and "(published utilisation)" in err
+    rc, _, _ = run(capsys, "estimate", "mobilenet_v1", "--accel", "dpu_b512")
+    assert rc == 0
+
+
+def test_on_a_device_with_ultraram_the_dpu_moves_block_ram_there():
+    # KV260: 144 BRAM36, 64 URAM.  B4096's 257 BRAM36 (a build without URAM) exceed 85% of 144
+    # (122.4); the excess goes to URAM at 3.25 BRAM36 each, as Xilinx's KV260 B3136 build did.
+    res = accel_resources(config.load("kv260", "dpu_b4096"))
+    assert BRAM36_PER_URAM == pytest.approx(3.25)
+    assert res["uram"] == 42 and res["bram36"] == pytest.approx(257 - 42 * 3.25)
+    assert res["bram36"] <= 0.85 * 144 < res["bram36"] + BRAM36_PER_URAM
+    assert misfit(config.load("kv260").board, res) == ""
+    # the ZU3EG has no URAM: the block RAM stays where it is, and is over
+    res = accel_resources(config.load("ultra96v1", "dpu_b4096"))
+    assert "uram" not in res and res["bram36"] == 257
+
+
+def test_a_malformed_published_table_is_a_config_error(tmp_path):
+    shipped = (config.DATA / "accels" / "dpu_b512.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(shipped.replace("dsp = 110", 'dsp = "many"'))
+    with pytest.raises(ConfigError, match=r"published_resources\.dsp must be a non-negative number"):
+        config.load("zcu102", str(bad))
+    bad.write_text(shipped.replace('source = "PG338', 'nosource = "PG338'))
+    with pytest.raises(ConfigError, match=r"published_resources\.source must cite"):
+        config.load("zcu102", str(bad))
