@@ -43,6 +43,14 @@ class WhatIf:
     label: str
     policy: str
     overrides: tuple[str, ...] = ()
+    drop_pl_ops: tuple[str, ...] = ()      # op kinds taken off the accelerator's pl_ops (they go to the PS)
+
+    def all_overrides(self, base: Config) -> tuple[str, ...]:
+        """``overrides``, plus the ``accel.pl_ops`` that drops ``drop_pl_ops`` from the base accelerator's."""
+        if not self.drop_pl_ops:
+            return self.overrides
+        kept = [op for op in base.accel["pl_ops"] if op not in self.drop_pl_ops]
+        return self.overrides + (f"accel.pl_ops={json.dumps(kept, separators=(',', ':'))}",)
 
 
 # Changes a user can make without touching the network, each applied to the founding deployment.
@@ -65,6 +73,10 @@ WHAT_IFS: list[WhatIf] = [
     WhatIf("2 INT8 MACs per DSP (WP486 packing), freed DSPs to 4 depthwise channels (best packed shape "
            "at 100 MHz in a hwsim sweep)", "naive", PACKED),
     WhatIf("packed array + PL clock 200 MHz", "naive", PACKED + ("accel.clock_mhz=200",)),
+    # a placement change with no new hardware: the depthwise engine is the PL's slow part, and with
+    # frames pipelined the four A53s work in parallel with the PL
+    WhatIf("depthwise convs on the 4 ARM cores instead of the depthwise engine (no hardware change)", "naive",
+           ("ps.threads=4",), drop_pl_ops=("dwconv",)),
 ]
 
 COLORS = {"pl_compute": "#1f77b4", "pl_memory_stall": "#aec7e8", "ps_compute": "#d62728",
@@ -103,7 +115,8 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
         for pol in POLICIES:
             jobs.append((f"{_label(model, size)} {pol}",
                          lambda m=model, s=size, p=pol: estimate(m, input_size=s, policy=p, cfg=base)))
-    what_cfgs = [load(board, accel, tuple(overrides) + w.overrides) for w in WHAT_IFS]
+    what_sets = [w.all_overrides(base) for w in WHAT_IFS]
+    what_cfgs = [load(board, accel, tuple(overrides) + o) for o in what_sets]
     for w, c in zip(WHAT_IFS, what_cfgs):
         jobs.append((f"what-if: {w.label}",
                      lambda w=w, c=c: estimate(FOCUS[0], input_size=FOCUS[1], policy=w.policy, cfg=c)))
@@ -118,9 +131,9 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
         "board": base.board_name, "accel": base.accel_name, "overrides": list(overrides),
         "config": base.to_json(),
         "runs": results[:n_main],
-        "what_ifs": [{"label": w.label, "policy": w.policy, "overrides": list(w.overrides),
+        "what_ifs": [{"label": w.label, "policy": w.policy, "overrides": list(o), "moved_to_ps": list(w.drop_pl_ops),
                       "resources": accel_resources(c), "fit": device_fit(c), "result": r}
-                     for w, c, r in zip(WHAT_IFS, what_cfgs, results[n_main:])],
+                     for w, o, c, r in zip(WHAT_IFS, what_sets, what_cfgs, results[n_main:])],
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(study, indent=1))
@@ -155,6 +168,19 @@ def format_table(rows: list[list[str]], markdown: bool = False) -> str:
         return "\n".join(lines)
     fmt = lambda r: "  ".join(c.ljust(w) if i < 1 or i == 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows[1:]])
+
+
+def _ddr_sentence(r: dict[str, Any]) -> str:
+    """How much of the DDR's sustained bandwidth one frame's PL and PS traffic takes at the simulated
+    frame rate (the model does not make the two contend)."""
+    pl = sum(l.get("load_bytes", 0) + l.get("store_bytes", 0) for l in r["layers"] if l["device"] == "PL")
+    ps = sum(l.get("memory_ms", 0.0) for l in r["layers"] if l["device"] == "PS") * 1e-3 \
+        * r["params"]["ps"]["mem_bytes_per_s"]
+    sustained = r["params"]["memory"]["ddr_bytes_per_cycle"] * r["params"]["config"]["accel"]["clock_mhz"] * 1e6
+    share = (pl + ps) / (sustained * r["period_ms"] * 1e-3)
+    return (f"PL and PS together move {(pl + ps) / 1e6:.0f} MB per frame through DDR, {100 * share:.0f}% of its "
+            f"sustained {sustained / 1e9:.2f} GB/s at {r['fps']:.2f} fps; the model does not make their traffic "
+            f"contend, so the closer that is to 100%, the more optimistic the what-if.")
 
 
 def report(study: dict[str, Any], cfg: Config) -> str:
@@ -264,6 +290,17 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     L.append("`fits` is the analytic resource estimate (`rtl.synth.estimate`, held to Yosys by the tests, plus the "
              "activation buffers) against the board's `max_util`; clock changes assume the design closes timing.")
     L.append("")
+    for w in study["what_ifs"]:
+        r = w["result"]
+        pl, ps = r["busy_ms"].get("PL", 0.0), r["busy_ms"].get("PS", 0.0)
+        if w.get("moved_to_ps") and pl > 0 and ps > 0:
+            psc = cfg["ps"]
+            L.append(f"With `{', '.join(w['moved_to_ps'])}` on the ARM cores, the PS is busy {ps:.1f} ms per frame "
+                     f"against the PL's {pl:.1f} ms. So that what-if rests on the A53 rate in the board file "
+                     f"(`ps.macs_per_cycle` = {psc['macs_per_cycle']:g} per core, an assumption): "
+                     + (f"if the cores are about {100 * (1 - ps / pl):.0f}% slower than that, the PS becomes the "
+                        f"bottleneck." if ps < pl else "the PS is already the bottleneck.")
+                     + f" {_ddr_sentence(r)}\n")
     fitting = [w for w in study["what_ifs"] if w["fit"]["fits"]]
     best = max(fitting, key=lambda w: w["result"]["fps"])
     best_model = max((r for r in runs if r["model"] != FOCUS[0]), key=lambda r: r["fps"])

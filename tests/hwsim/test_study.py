@@ -39,7 +39,8 @@ def test_runs_equal_direct_estimates(study):
     direct = estimate(FOCUS[0], input_size=FOCUS[1], policy="naive")
     assert nv["fps"] == direct.fps and nv["latency_ms"] == direct.latency_ms
     for w, spec in zip(res["what_ifs"], WHAT_IFS):
-        e = estimate(FOCUS[0], input_size=FOCUS[1], policy=spec.policy, overrides=spec.overrides)
+        assert tuple(w["overrides"][:len(spec.overrides)]) == spec.overrides
+        e = estimate(FOCUS[0], input_size=FOCUS[1], policy=spec.policy, overrides=w["overrides"])
         assert w["result"]["fps"] == e.fps, spec.label
         assert isinstance(w["fit"]["fits"], bool)
 
@@ -75,6 +76,27 @@ def test_packing_what_if_fits_and_beats_the_deployment(study):
     assert packed["fit"]["fits"] and "accel.macs_per_dsp=2" in packed["overrides"]
     assert packed["resources"]["dsp"] <= 0.85 * 360
     assert packed["result"]["fps"] > unpacked["result"]["fps"] > deployed["result"]["fps"]
+
+
+def test_depthwise_on_the_arm_cores_what_if(study):
+    """Taking dwconv off the PL's op list (the rest of the deployed list kept) puts every depthwise
+    layer on the PS; with 4 threads and frames pipelined the PL sheds its slowest engine's work and
+    the frame rate rises with no hardware change.  The report says how close the PS is to taking
+    over as the bottleneck and how much DDR bandwidth the two use."""
+    out, res = study
+    w = next(x for x in res["what_ifs"] if x["moved_to_ps"] == ["dwconv"])
+    deployed = next(x for x in res["what_ifs"] if x["label"].startswith("as deployed"))
+    kept = [op for op in res["config"]["accel"]["pl_ops"] if op != "dwconv"]
+    assert w["overrides"] == ["ps.threads=4", "accel.pl_ops=" + json.dumps(kept, separators=(",", ":"))]
+    r = w["result"]
+    dw = [l for l in r["layers"] if l["op"] == "dwconv"]
+    assert len(dw) == 32 and all(l["device"] == "PS" for l in dw)
+    assert r["busy_ms"]["PL"] < deployed["result"]["busy_ms"]["PL"]
+    assert r["fps"] > deployed["result"]["fps"] and w["fit"]["fits"]
+    pl, ps = r["busy_ms"]["PL"], r["busy_ms"]["PS"]
+    text = (out / "report.md").read_text()
+    assert f"the PS is busy {ps:.1f} ms per frame against the PL's {pl:.1f} ms" in text
+    assert f"about {100 * (1 - ps / pl):.0f}% slower" in text and "% of its sustained" in text
 
 
 def test_bad_board_is_one_line(capsys):
