@@ -50,7 +50,7 @@ def resource_source(cfg: Config) -> str:
     """Where ``accel_resources(cfg)`` comes from, in a few words."""
     if uses_published(cfg):
         return f"published: {cfg.published['source']}"
-    return "estimate: rtl.synth.estimate (held to Yosys) + activation buffers"
+    return "estimate: rtl.synth.estimate, held to Yosys, + activation buffers"
 
 
 # Published DPU block-RAM figures are for builds without UltraRAM (ZCU102 has none).  On a device

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from .config import Config, load
 from .estimate import BREAKDOWN, Estimate, estimate
-from .resources import accel_resources, device_fit
+from .resources import accel_resources, device_fit, resource_source
 
 # (model, input size or None for native).  EfficientNet-B4 at 256x256 is the founding deployment.
 STUDY_MODELS: list[tuple[str, int | None]] = [
@@ -287,8 +287,8 @@ def report(study: dict[str, Any], cfg: Config) -> str:
                  f"{r['latency_ms']:.1f} | {r['busy_ms'].get('PL', 0):.1f} | {r['busy_ms'].get('PS', 0):.1f} | "
                  f"{r['bottleneck']} | {w['resources']['dsp']:.0f} | {fits} |")
     L.append("")
-    L.append("`fits` is the analytic resource estimate (`rtl.synth.estimate`, held to Yosys by the tests, plus the "
-             "activation buffers) against the board's `max_util`; clock changes assume the design closes timing.")
+    L.append(f"`fits` compares the accelerator's resources ({resource_source(cfg)}) with the board's `max_util`; "
+             "clock changes assume the design closes timing.")
     L.append("")
     for w in study["what_ifs"]:
         r = w["result"]
