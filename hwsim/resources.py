@@ -62,13 +62,13 @@ BRAM36_PER_URAM = (210 - 67) / 44
 
 
 def _published(cfg: Config) -> dict[str, float]:
-    res = {k: float(cfg.published[k]) for k in RESOURCES}
+    res = {k: cfg.published[k] for k in RESOURCES}      # counts as published (ints; BRAM may be half blocks)
     uram = int(cfg.board.get("uram") or 0)
     room = float(cfg.board["bram36"]) * float(cfg.board.get("max_util", 1.0)) if cfg.board.get("bram36") else None
     if uram and room is not None and res["bram36"] > room:
         need = math.ceil((res["bram36"] - room) / BRAM36_PER_URAM)
         res["bram36"] = max(0.0, res["bram36"] - need * BRAM36_PER_URAM)
-        res["uram"] = float(need)
+        res["uram"] = need
     return res
 
 
