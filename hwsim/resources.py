@@ -98,15 +98,12 @@ def fmt_count(x: float) -> str:
 
 
 def misfit(board: dict[str, Any], res: dict[str, float]) -> str:
-    """Why ``res`` does not fit the board (``""`` if it does): each resource's utilisation must be
-    at most ``max_util`` (the rule ``rtl.synth.fit`` applies)."""
+    """Why ``res`` does not fit the board (``""`` if it does): ``rtl.synth.fit``'s verdict (each
+    resource at most ``max_util`` of the device's) as one line."""
+    from rtl.synth import fit
     util = float(board.get("max_util", 1.0))
-    over = []
-    for r in (*RESOURCES, "uram"):
-        avail = board.get(r)
-        if avail and res.get(r) is not None and res[r] / avail > util:
-            over.append(f"{r} {fmt_count(res[r])} > {fmt_count(avail * util)} ({util:.0%} of {fmt_count(avail)})")
-    return "; ".join(over)
+    return "; ".join(f"{r} {fmt_count(res[r])} > {fmt_count(board[r] * util)} ({util:.0%} of {fmt_count(board[r])})"
+                     for r in fit(res, board)["over"])
 
 
 def device_peak_macs_per_cycle(board: dict[str, Any]) -> int:
