@@ -51,14 +51,17 @@ def check_fit(cfg, overrides: list[str], allow: bool = False) -> None:
     from ``hwsim.resources.accel_resources``, the rule ``board.max_util``), unless ``allow``."""
     if allow:
         return
-    from .resources import accel_resources, misfit, uses_published
+    from .resources import accel_resources, dsp_usage, fitting_dsp_usage, fmt_count, misfit, uses_published
     why = misfit(cfg.board, accel_resources(cfg))
     if why:
         changed = [o.strip() for o in overrides if o.strip().startswith("accel.")]
         where = f" with {', '.join(changed)}" if changed else ""
-        src = "published utilisation" if uses_published(cfg) else "resource estimate"
+        src = f"published utilisation, {dsp_usage(cfg)} DSP usage" if uses_published(cfg) else "resource estimate"
+        other = fitting_dsp_usage(cfg)
+        hint = (f"; its {other[0]} DSP usage build fits ({fmt_count(other[1]['dsp'])} DSP): "
+                f"--set accel.dsp_usage={other[0]}" if other else "")
         raise HwsimError(f"accelerator {cfg.accel_name!r}{where} does not fit the {cfg.board['device']} of "
-                         f"{cfg.board_name!r}: {why} ({src}); pass --no-fit-check to simulate it anyway")
+                         f"{cfg.board_name!r}: {why} ({src}){hint}; pass --no-fit-check to simulate it anyway")
 
 
 def print_json(obj) -> None:

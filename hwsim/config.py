@@ -134,16 +134,39 @@ PUBLISHED_FIELDS = ("dsp", "lut", "ff", "bram36")
 
 
 def _check_published(accel: str, pub: Any) -> None:
+    """[published_resources]: a ``source`` and one table of counts per DSP usage setting
+    ([published_resources.high], [published_resources.low]), chosen by ``accel.dsp_usage``."""
     if not isinstance(pub, dict):
         raise ConfigError(f"accelerator description {accel!r}: [published_resources] must be a table")
-    for k in PUBLISHED_FIELDS:
-        v = pub.get(k)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise ConfigError(f"accelerator description {accel!r}: published_resources.{k} must be a "
-                              f"non-negative number, not {v!r}")
     if not isinstance(pub.get("source"), str) or not pub["source"].strip():
         raise ConfigError(f"accelerator description {accel!r}: published_resources.source must cite "
                           f"where the figures were read")
+    variants = {k: v for k, v in pub.items() if k != "source"}
+    if not variants or not all(isinstance(v, dict) for v in variants.values()):
+        raise ConfigError(f"accelerator description {accel!r}: [published_resources] must hold one table per "
+                          f"DSP usage setting, e.g. [published_resources.high]")
+    for usage, counts in variants.items():
+        for k in PUBLISHED_FIELDS:
+            v = counts.get(k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise ConfigError(f"accelerator description {accel!r}: published_resources.{usage}.{k} must be a "
+                                  f"non-negative number, not {v!r}")
+
+
+def _check_dsp_usage(accel: str, a: dict[str, Any], pub: dict[str, Any] | None) -> None:
+    """``accel.dsp_usage`` names one of the published tables (and only accelerators that publish
+    their resources have one: this project's RTL always multiplies and accumulates in DSPs)."""
+    if pub is None:
+        if "dsp_usage" in a:
+            raise ConfigError(f"accelerator {accel!r}: dsp_usage needs [published_resources] tables to choose from")
+        return
+    usages = sorted(k for k in pub if k != "source")
+    usage = a.get("dsp_usage")
+    if usage is None and len(usages) == 1:
+        return
+    if usage not in usages:
+        raise ConfigError(f"accelerator {accel!r}: dsp_usage must be one of {', '.join(map(repr, usages))}, "
+                          f"not {usage!r}")
 
 
 def load(board: str | None = None, accel: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -165,6 +188,7 @@ def load(board: str | None = None, accel: str | None = None, overrides: list[str
         _check_published(accel, published)
     for spec in overrides:
         apply_override(data, spec)
+    _check_dsp_usage(accel, data["accel"], published)
     cfg = Config(board, accel, data, published=published, shipped_accel=copy.deepcopy(a["accel"]))
     cfg.pe  # validate the PE-array parameters now, with a clear message
     return cfg

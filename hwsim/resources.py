@@ -46,10 +46,18 @@ def uses_published(cfg: Config) -> bool:
     return all(cfg.accel.get(k) == cfg.shipped_accel.get(k) for k in _hardware_fields())
 
 
+def dsp_usage(cfg: Config) -> str | None:
+    """The published table the accelerator's resources come from: ``accel.dsp_usage`` (PG338's
+    "DSP Usage": ``high``, DSPs multiply and accumulate; ``low``, LUTs accumulate), or the only one."""
+    if not cfg.published:
+        return None
+    return cfg.accel.get("dsp_usage") or next(k for k in cfg.published if k != "source")
+
+
 def resource_source(cfg: Config) -> str:
     """Where ``accel_resources(cfg)`` comes from, in a few words."""
     if uses_published(cfg):
-        return f"published: {cfg.published['source']}"
+        return f"published: {cfg.published['source']}, {dsp_usage(cfg)} DSP usage"
     return "estimate: rtl.synth.estimate, held to Yosys, + activation buffers"
 
 
@@ -61,8 +69,9 @@ def resource_source(cfg: Config) -> str:
 BRAM36_PER_URAM = (210 - 67) / 44
 
 
-def _published(cfg: Config) -> dict[str, float]:
-    res = {k: cfg.published[k] for k in RESOURCES}      # counts as published (ints; BRAM may be half blocks)
+def _published(cfg: Config, usage: str | None = None) -> dict[str, float]:
+    counts = cfg.published[usage or dsp_usage(cfg)]
+    res = {k: counts[k] for k in RESOURCES}             # counts as published (ints; BRAM may be half blocks)
     uram = int(cfg.board.get("uram") or 0)
     room = float(cfg.board["bram36"]) * float(cfg.board.get("max_util", 1.0)) if cfg.board.get("bram36") else None
     if uram and room is not None and res["bram36"] > room:
@@ -83,6 +92,19 @@ def accel_resources(cfg: Config) -> dict[str, float]:
     res = dict(estimate(cfg.pe))
     res["bram36"] += activation_buffer_bram36(cfg.accel)
     return res
+
+
+def fitting_dsp_usage(cfg: Config) -> tuple[str, dict[str, float]] | None:
+    """Another published DSP usage setting under which the accelerator fits the board, with its
+    resources (``None`` if there is none, or the resources are not the published ones)."""
+    if not uses_published(cfg):
+        return None
+    from rtl.synth import fit
+    for usage in sorted(k for k in cfg.published if k not in ("source", dsp_usage(cfg))):
+        res = _published(cfg, usage)
+        if fit(res, cfg.board)["fits"]:
+            return usage, res
+    return None
 
 
 def device_fit(cfg: Config, res: dict[str, float] | None = None) -> dict[str, Any]:

@@ -62,6 +62,7 @@ PUBLISHED = {"dpu_b512": (110, 21911, 31782, 73.5), "dpu_b1600": (312, 34269, 56
 def test_dpu_configurations_use_their_published_utilisation(accel):
     cfg = config.load("zcu102", accel)
     assert uses_published(cfg) and resource_source(cfg).startswith("published: PG338")
+    assert resource_source(cfg).endswith(", high DSP usage")     # the setting Xilinx's reference platforms use
     assert accel_resources(cfg) == dict(zip(("dsp", "lut", "ff", "bram36"), map(float, PUBLISHED[accel])))
     assert misfit(cfg.board, accel_resources(cfg)) == ""        # every DPU size fits the ZCU102
 
@@ -79,7 +80,7 @@ def test_published_figures_hold_only_for_the_hardware_as_shipped():
 def test_a_dpu_too_big_for_the_ultra96_is_refused_on_its_published_dsps(capsys):
     rc, _, err = run(capsys, "estimate", "mobilenet_v1", "--accel", "dpu_b4096")
     assert rc == 2 and "'dpu_b4096' does not fit the ZU3EG" in err
-    assert "dsp 690 > 306" in err and "(published utilisation)" in err
+    assert "dsp 690 > 306" in err and "(published utilisation, high DSP usage)" in err
     rc, _, _ = run(capsys, "estimate", "mobilenet_v1", "--accel", "dpu_b512")
     assert rc == 0
 
@@ -97,11 +98,59 @@ def test_on_a_device_with_ultraram_the_dpu_moves_block_ram_there():
     assert "uram" not in res and res["bram36"] == 257
 
 
+# PG338 v1.2 Table 9, low DSP usage (LUTs accumulate) + the same PG338 v3.4 depthwise extras
+PUBLISHED_LOW = {"dpu_b512": (66 + 12, 20759 + 1734, 33572, 69.5 + 4), "dpu_b1600": (202 + 30, 33130 + 3392, 60739, 127.5),
+                 "dpu_b2304": (290 + 36, 37055 + 3943, 72850, 167), "dpu_b4096": (514 + 48, 44583 + 4930, 99791, 257)}
+
+
+@pytest.mark.parametrize("accel", sorted(PUBLISHED_LOW))
+def test_low_dsp_usage_picks_pg338s_other_table(accel):
+    cfg = config.load("zcu102", accel, ["accel.dsp_usage=low"])
+    assert uses_published(cfg) and resource_source(cfg).endswith(", low DSP usage")
+    assert accel_resources(cfg) == dict(zip(("dsp", "lut", "ff", "bram36"), map(float, PUBLISHED_LOW[accel])))
+    high = accel_resources(config.load("zcu102", accel))
+    assert high["dsp"] > accel_resources(cfg)["dsp"] and high["lut"] < accel_resources(cfg)["lut"]
+
+
+def test_dpu_b1600_on_the_ultra96_fits_with_low_dsp_usage_and_the_error_says_so(capsys):
+    # Xilinx's DPU-PYNQ Ultra96 build is B1600 with high DSP usage: 312 DSPs, over the 85% rule
+    rc, _, err = run(capsys, "estimate", "mobilenet_v1", "--accel", "dpu_b1600")
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "dsp 312 > 306 (85% of 360) (published utilisation, high DSP usage)" in err
+    assert "its low DSP usage build fits (232 DSP): --set accel.dsp_usage=low" in err
+    rc, out, _ = run(capsys, "estimate", "mobilenet_v1", "--accel", "dpu_b1600", "--set", "accel.dsp_usage=low", "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["fits"] is True and d["resources"]["dsp"] == 232
+    # DSP usage moves accumulation between DSPs and LUTs, not throughput (dpu_conf.vh: no model update)
+    rc, out2, _ = run(capsys, "estimate", "mobilenet_v1", "--accel", "dpu_b1600", "--no-fit-check", "--json")
+    assert json.loads(out2)["fps"] == d["fps"]
+    # a size with no fitting setting gets no hint
+    rc, _, err = run(capsys, "estimate", "mobilenet_v1", "--accel", "dpu_b2304")
+    assert rc == 2 and "dsp 422 > 306" in err and "dsp_usage" not in err
+
+
+def test_a_bad_dsp_usage_is_a_one_line_error(capsys):
+    rc, out, err = run(capsys, "estimate", "mobilenet_v1", "--board", "zcu102", "--accel", "dpu_b512",
+                       "--set", "accel.dsp_usage=medium")
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "dsp_usage must be one of 'high', 'low', not 'medium'" in err
+    # this project's RTL has no such setting (every MAC multiplies and accumulates in a DSP)
+    rc, _, err = run(capsys, "estimate", "mobilenet_v1", "--set", "accel.dsp_usage=low")
+    assert rc == 2 and "has no field 'dsp_usage'" in err
+
+
 def test_a_malformed_published_table_is_a_config_error(tmp_path):
     shipped = (config.DATA / "accels" / "dpu_b512.toml").read_text()
     bad = tmp_path / "bad.toml"
     bad.write_text(shipped.replace("dsp = 110", 'dsp = "many"'))
-    with pytest.raises(ConfigError, match=r"published_resources\.dsp must be a non-negative number"):
+    with pytest.raises(ConfigError, match=r"published_resources\.high\.dsp must be a non-negative number"):
+        config.load("zcu102", str(bad))
+    bad.write_text(shipped.replace("[published_resources.low]", "[published_resources.lowest]"))
+    with pytest.raises(ConfigError, match=r"dsp_usage must be one of 'high', 'lowest', not 'low'"):
+        config.load("zcu102", str(bad), ["accel.dsp_usage=low"])
+    flat = shipped.partition("[published_resources.low]")[0].replace("[published_resources.high]\n", "")
+    bad.write_text(flat)                # the old single-table layout: counts beside `source`
+    with pytest.raises(ConfigError, match=r"must hold one table per DSP usage setting"):
         config.load("zcu102", str(bad))
     bad.write_text(shipped.replace('source = "PG338', 'nosource = "PG338'))
     with pytest.raises(ConfigError, match=r"published_resources\.source must cite"):
