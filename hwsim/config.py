@@ -14,6 +14,7 @@ cannot silently do nothing).
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -117,6 +118,8 @@ def apply_override(data: dict[str, dict[str, Any]], spec: str) -> None:
         raise ConfigError(f"--set {spec!r}: section {section!r} has no field {field!r} "
                           f"(fields: {', '.join(sorted(data[section]))})")
     new = parse_value(value.strip())
+    if isinstance(new, float) and not math.isfinite(new):
+        raise ConfigError(f"--set {spec!r}: {section}.{field} must be a finite number, not {value.strip()}")
     old = data[section][field]
     if isinstance(old, bool) != isinstance(new, bool) or (
             isinstance(old, (int, float)) and not isinstance(old, bool) and not isinstance(new, (int, float))):
@@ -189,6 +192,10 @@ def load(board: str | None = None, accel: str | None = None, overrides: list[str
     for spec in overrides:
         apply_override(data, spec)
     _check_dsp_usage(accel, data["accel"], published)
+    mu = data["board"].get("max_util", 1.0)
+    if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not 0 < mu <= 1:
+        raise ConfigError(f"board {board!r}: max_util is the largest fraction of each device resource an "
+                          f"accelerator may use, in (0, 1], not {mu!r}")
     cfg = Config(board, accel, data, published=published, shipped_accel=copy.deepcopy(a["accel"]))
     cfg.pe  # validate the PE-array parameters now, with a clear message
     return cfg

@@ -22,6 +22,8 @@ All results are whole PL cycles (rounded up), so per-tile sums are exact integer
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +37,7 @@ def _num(cfg_section: dict[str, Any], section: str, key: str, *, positive: bool 
         v = cfg_section[key]
     except KeyError:
         raise HwsimError(f"[{section}] has no field {key!r}") from None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (v <= 0 if positive else v < 0):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (v <= 0 if positive else v < 0):
         raise HwsimError(f"{section}.{key} must be a {'positive' if positive else 'non-negative'} number, not {v!r}")
     return float(v)
 

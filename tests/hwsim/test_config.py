@@ -78,6 +78,12 @@ def test_set_overrides_fields():
     ("accel.clock_mhz=fast", "accel.clock_mhz must be float, not 'fast'"),
     ("accel.pp=2.5", "accel.pp must be an integer, not 2.5"),
     ("accel.pp=0", "pp must be a positive integer, not 0"),
+    # TOML reads these as floats; an infinite clock once gave 1,652 fps for MobileNetV1
+    ("accel.clock_mhz=inf", "accel.clock_mhz must be a finite number, not inf"),
+    ("ps.mem_gbps=nan", "ps.mem_gbps must be a finite number, not nan"),
+    ("ddr.efficiency=-inf", "ddr.efficiency must be a finite number, not -inf"),
+    ("board.max_util=2", "max_util is the largest fraction of each device resource an accelerator may use, in (0, 1], not 2"),
+    ("board.max_util=0", "in (0, 1], not 0"),
 ])
 def test_bad_overrides_give_one_line_errors(spec, message):
     with pytest.raises(ConfigError) as e:

@@ -55,3 +55,7 @@ def test_bad_parameters_are_one_line_errors():
         MemoryModel.from_config(load("ultra96v1", overrides=["ddr.efficiency=1.5"]))
     with pytest.raises(HwsimError, match="axi.port_bits must be a positive number"):
         MemoryModel.from_config(load("ultra96v1", overrides=["axi.port_bits=0"]))
+    cfg = load("ultra96v1")                 # a non-finite value in a description file, not via --set
+    cfg["ddr"]["peak_gbps"] = float("inf")
+    with pytest.raises(HwsimError, match="ddr.peak_gbps must be a positive number, not inf"):
+        MemoryModel.from_config(cfg)
