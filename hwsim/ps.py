@@ -7,7 +7,8 @@ Per op:   time = max(compute, memory) + call overhead
   Transcendental elements: the outputs of sigmoid / swish / softmax ops and of conv/FC nodes with
   a fused sigmoid or swish (each needs an exponential and a division).
 - memory = (input + output + weight bytes) / ps.mem_gbps: the cores' sustained DDR bandwidth,
-  which extra threads do not raise.
+  which extra threads do not raise, and which cannot exceed what the DDR itself sustains
+  (ddr.peak_gbps x ddr.efficiency), so a what-if on a slower DDR slows the PS too.
 - call overhead (ps.call_overhead_us): dispatch of one op by the runtime; not parallelised.
 
 Ops that only relabel data (reshape, flatten, dropout) cost nothing; concat / split /
@@ -45,6 +46,12 @@ class PSOp:
         return max(self.compute_s, self.memory_s) + self.overhead_s
 
 
+def _ddr_sustained_gbps(cfg: Any) -> float:
+    """What the board's DDR sustains: ``ddr.peak_gbps`` x ``ddr.efficiency`` (as in hwsim.memory)."""
+    ddr = cfg["ddr"]
+    return _num(ddr, "ddr", "peak_gbps") * _num(ddr, "ddr", "efficiency")
+
+
 @dataclass(frozen=True)
 class PSModel:
     freq_hz: float
@@ -68,7 +75,7 @@ class PSModel:
             macs_per_cycle=_num(ps, "ps", "macs_per_cycle"),
             elem_ops_per_cycle=_num(ps, "ps", "elem_ops_per_cycle"),
             transcendental_cycles=_num(ps, "ps", "transcendental_cycles", positive=False),
-            mem_bytes_per_s=_num(ps, "ps", "mem_gbps") * 1e9,
+            mem_bytes_per_s=min(_num(ps, "ps", "mem_gbps"), _ddr_sustained_gbps(cfg)) * 1e9,
             call_overhead_s=_num(ps, "ps", "call_overhead_us", positive=False) * 1e-6,
         )
 

@@ -77,3 +77,15 @@ def test_board_parameters_and_thread_validation():
             PSModel.from_config(load("ultra96v1", overrides=[f"ps.threads={bad}"]))
     with pytest.raises(HwsimError, match="ps.mem_gbps must be a positive number"):
         PSModel.from_config(load("ultra96v1", overrides=["ps.mem_gbps=0"]))
+
+
+def test_the_cores_cannot_stream_faster_than_the_ddr_sustains():
+    # Ultra96: the cores' measured 2.0 GB/s is below the DDR's 4.264 x 0.70 = 2.98 GB/s: it stands
+    assert PSModel.from_config(load("ultra96v1")).mem_bytes_per_s == 2.0e9
+    # a what-if on a slower DDR (2 GB/s peak, 1.4 sustained) slows the PS as well as the PL
+    slow = PSModel.from_config(load("ultra96v1", overrides=["ddr.peak_gbps=2.0"]))
+    assert slow.mem_bytes_per_s == pytest.approx(2.0 * 0.70 * 1e9)
+    from hwsim.estimate import estimate
+    fast_ps = estimate("efficientnet_b0").breakdown_ms["ps_compute"]
+    slow_ps = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=2.0"]).breakdown_ms["ps_compute"]
+    assert slow_ps > fast_ps
