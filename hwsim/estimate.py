@@ -63,10 +63,19 @@ class Estimate:
     resources: dict[str, float] = field(default_factory=dict)   # the accelerator's DSP/LUT/FF/BRAM36
     resources_source: str = ""              # published figures or this project's estimate
     misfit: str = ""                        # why it does not fit the board's device ("" if it fits)
+    pipelined_ms: float | None = None       # the PL/PS pipeline's period before the DDR bound (period_ms >= it)
+    ddr_bytes: dict[str, int] = field(default_factory=dict)     # one frame's DDR traffic, PL tiles and PS ops
 
     @property
     def bottleneck(self) -> str:
         return max(self.busy_ms, key=self.busy_ms.__getitem__)
+
+    @property
+    def ddr_share(self) -> float | None:
+        """One frame's DDR time at the sustained rate (``busy_ms["DDR"]``) over the frame period:
+        1.0 when the DDR bounds the frame rate."""
+        d = self.busy_ms.get("DDR")
+        return d / self.period_ms if d is not None and self.period_ms else None
 
     def by_kind(self) -> list[dict[str, Any]]:
         """Layers grouped by device and engine mode (PL) or op (PS), slowest first; PL groups carry
@@ -91,15 +100,18 @@ class Estimate:
     def op_count_gap(self) -> dict[str, float] | None:
         """From the op-count estimate's frame time to the simulated one, ms per frame, in order:
         ``op_count`` + ``pl_below_peak`` + ``pl_memory_stall`` + ``ps_compute`` + ``transfer`` + ``sync``
-        = ``latency_ms``; then ``pipelining`` (negative: what overlapping frames gives back) brings it
-        to ``period_ms`` = 1000 / fps."""
+        = ``latency_ms``; then ``pipelining`` (negative: what overlapping frames gives back) and
+        ``ddr_bound`` (what the DDR's sustained rate takes back when PL and PS traffic together exceed
+        it; usually 0) bring it to ``period_ms`` = 1000 / fps."""
         if not self.naive_fps:
             return None
         ideal = 1e3 / self.naive_fps
         b = self.breakdown_ms
+        pipelined = self.period_ms if self.pipelined_ms is None else self.pipelined_ms
         return {"op_count": ideal, "pl_below_peak": b["pl_compute"] - ideal,
                 "pl_memory_stall": b["pl_memory_stall"], "ps_compute": b["ps_compute"],
-                "transfer": b["transfer"], "sync": b["sync"], "pipelining": self.period_ms - self.latency_ms}
+                "transfer": b["transfer"], "sync": b["sync"], "pipelining": pipelined - self.latency_ms,
+                "ddr_bound": self.period_ms - pipelined}
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers, without the per-layer records."""
@@ -111,7 +123,8 @@ class Estimate:
                 "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight,
                 "total_macs": self.total_macs, "op_count_gap_ms": self.op_count_gap(),
                 "resources": dict(self.resources), "resources_source": self.resources_source,
-                "fits": not self.misfit, "misfit": self.misfit}
+                "fits": not self.misfit, "misfit": self.misfit,
+                "ddr_bytes": dict(self.ddr_bytes), "ddr_share": self.ddr_share}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
@@ -129,7 +142,8 @@ def _pl_layer_json(l: PLLayer, clock_hz: float) -> dict[str, Any]:
 def _ps_op_json(o: PSOp, freq_hz: float) -> dict[str, Any]:
     return {"name": o.name, "op": o.op, "device": "PS", "macs": o.macs,
             "cycles": round(o.time_s * freq_hz), "time_ms": o.time_s * 1e3,
-            "compute_ms": o.compute_s * 1e3, "memory_ms": o.memory_s * 1e3, "overhead_ms": o.overhead_s * 1e3}
+            "compute_ms": o.compute_s * 1e3, "memory_ms": o.memory_s * 1e3, "overhead_ms": o.overhead_s * 1e3,
+            "bytes": o.bytes}
 
 
 def _frames_in_flight(cfg: Config) -> int:
@@ -207,7 +221,13 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     }
     latency_ms = math.fsum(breakdown.values())
     place(events)
-    period_s = pipeline_period(stages(events), in_flight)
+    # The PL's tiles and the PS's ops each stream at most at the DDR's sustained rate, but when frames
+    # overlap both stream at once: a frame can never take less than its DDR bytes at that rate.
+    ddr_bytes = {"PL": sum(l["load_bytes"] + l["store_bytes"] for l in layers if l["device"] == "PL"),
+                 "PS": sum(l["bytes"] for l in layers if l["device"] == "PS")}
+    ddr_s = sum(ddr_bytes.values()) / (mem.ddr_bytes_per_cycle * clock)
+    pipelined_s = pipeline_period(stages(events), in_flight)
+    period_s = max(pipelined_s, ddr_s)
     total_macs = g.total_macs()
     peak = pe.multipliers * clock
     device_peak = device_peak_macs_per_cycle(cfg.board)
@@ -219,7 +239,8 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         naive_fps=peak / total_macs if total_macs else None,
         device_peak_fps=device_peak * clock / total_macs if total_macs else None,
         resources=res, resources_source=resource_source(cfg), misfit=misfit(cfg.board, res),
-        breakdown_ms=breakdown, busy_ms={k: v * 1e3 for k, v in busy(events).items()},
+        breakdown_ms=breakdown, busy_ms={**{k: v * 1e3 for k, v in busy(events).items()}, "DDR": ddr_s * 1e3},
+        pipelined_ms=pipelined_s * 1e3, ddr_bytes=ddr_bytes,
         layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],
         segments=plan.to_json()["segments"], frames_in_flight=in_flight, total_macs=total_macs,
         params={"config": cfg.to_json(), "pe_peak_macs_per_cycle": pe.multipliers,

@@ -40,6 +40,7 @@ class PSOp:
     compute_s: float
     memory_s: float
     overhead_s: float
+    bytes: int = 0          # DDR bytes the op reads and writes (inputs, outputs, weights)
 
     @property
     def time_s(self) -> float:
@@ -85,10 +86,11 @@ class PSModel:
         moved = g.in_bytes(n) + g.out_bytes(n)
         memory = moved / self.mem_bytes_per_s
         if n.op in COPIES:
-            return PSOp(n.name, n.op.value, 0, 0.0, memory, self.call_overhead_s)
+            return PSOp(n.name, n.op.value, 0, 0.0, memory, self.call_overhead_s, moved)
         try:
             macs = g.macs(n)
-            memory += g.weight_bytes(n) / self.mem_bytes_per_s
+            moved += g.weight_bytes(n)
+            memory = moved / self.mem_bytes_per_s
             elem = g.elem_ops(n)
             out_elems = sum(g.tensors[t].numel for t in n.outputs)
         except KeyError as e:
@@ -97,7 +99,7 @@ class PSModel:
         trans = out_elems if (n.op in TRANSCENDENTAL or (act is not None and Op(act) in TRANSCENDENTAL)) else 0
         cycles = macs / self.macs_per_cycle + elem / self.elem_ops_per_cycle + trans * self.transcendental_cycles
         compute = cycles / (self.threads * self.freq_hz)
-        return PSOp(n.name, n.op.value, macs, compute, memory, self.call_overhead_s)
+        return PSOp(n.name, n.op.value, macs, compute, memory, self.call_overhead_s, moved)
 
     def segment(self, g: Graph, nodes: list[str], by_name: dict[str, Node] | None = None) -> list[PSOp]:
         by_name = by_name if by_name is not None else {n.name: n for n in g.nodes}

@@ -71,7 +71,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"  vs the op count ({gap['op_count']:.2f} ms/frame of MACs at peak): the PL's engines run below peak "
               f"+{gap['pl_below_peak']:.2f} ms, wait for DDR +{gap['pl_memory_stall']:.2f}, the PS "
               f"+{gap['ps_compute']:.2f}, cache maintenance +{gap['transfer']:.2f}, start/interrupt +{gap['sync']:.2f}; "
-              f"overlapping frames gives back {-gap['pipelining']:.2f} ms/frame")
+              f"overlapping frames gives back {-gap['pipelining']:.2f} ms/frame"
+              + (f", the DDR takes back +{gap['ddr_bound']:.2f}" if gap["ddr_bound"] > 0 else ""))
+    sustained = est.params["memory"]["ddr_bytes_per_cycle"] * cfg.clock_hz
+    bound = (": it bounds the frame rate (PL and PS traffic of overlapping frames share it)"
+             if est.period_ms == est.busy_ms["DDR"] and est.busy_ms["DDR"] > 0 else " of the frame period")
+    print(f"  DDR traffic {sum(est.ddr_bytes.values()) / 1e6:.2f} MB/frame (PL tiles {est.ddr_bytes['PL'] / 1e6:.2f}, "
+          f"PS ops {est.ddr_bytes['PS'] / 1e6:.2f}) = {est.busy_ms['DDR']:.2f} ms at the sustained "
+          f"{sustained / 1e9:.2f} GB/s, {100 * est.ddr_share:.0f}%{bound}")
     print("  by engine / op:")
     for g in est.by_kind():
         util = f"  {100 * g['utilisation']:5.1f}% of the engine's peak MACs" if "utilisation" in g else ""

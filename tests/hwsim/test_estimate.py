@@ -182,5 +182,28 @@ def test_op_count_gap_adds_up_to_latency_and_period():
     assert gap["op_count"] == pytest.approx(1e3 / e.naive_fps)
     steps = [gap[k] for k in ("op_count", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync")]
     assert math.fsum(steps) == pytest.approx(e.latency_ms, rel=1e-12)
-    assert math.fsum(steps) + gap["pipelining"] == pytest.approx(e.period_ms, rel=1e-12)
-    assert gap["pipelining"] <= 0 and e.to_json()["op_count_gap_ms"] == gap
+    assert math.fsum(steps) + gap["pipelining"] + gap["ddr_bound"] == pytest.approx(e.period_ms, rel=1e-12)
+    assert gap["pipelining"] <= 0 and gap["ddr_bound"] == 0 and e.to_json()["op_count_gap_ms"] == gap
+
+
+def test_ddr_traffic_of_overlapping_frames_bounds_the_frame_rate():
+    # EfficientNet-B0's SE blocks and the PL stream through DDR at once when frames overlap; with the
+    # Ultra96's DDR slowed to 0.5 GB/s (of 4.26) their bytes no longer fit in the PL/PS pipeline's period
+    slow = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=1.0"])
+    slower = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5"])
+    for e, peak in ((slow, 1.0), (slower, 0.5)):
+        pl = sum(l["load_bytes"] + l["store_bytes"] for l in e.layers if l["device"] == "PL")
+        ps = sum(l["bytes"] for l in e.layers if l["device"] == "PS")
+        assert e.ddr_bytes == {"PL": pl, "PS": ps} and ps > 0
+        assert e.busy_ms["DDR"] == pytest.approx((pl + ps) / (peak * 0.70 * 1e9) * 1e3)
+        assert e.period_ms == pytest.approx(max(e.pipelined_ms, e.busy_ms["DDR"]))
+    assert slow.period_ms == slow.pipelined_ms and slow.ddr_share < 1 and slow.bottleneck == "PL"
+    assert slower.period_ms == slower.busy_ms["DDR"] > slower.pipelined_ms
+    assert slower.ddr_share == 1 and slower.bottleneck == "DDR"
+    gap = slower.op_count_gap()
+    assert gap["ddr_bound"] == pytest.approx(slower.period_ms - slower.pipelined_ms) and gap["ddr_bound"] > 10
+    steps = ("op_count", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync", "pipelining", "ddr_bound")
+    assert math.fsum(gap[k] for k in steps) == pytest.approx(slower.period_ms, rel=1e-12)
+    # one frame at a time: nothing overlaps, the frame's own time already carries its traffic
+    single = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5", "ps.pipeline_frames=1"])
+    assert single.period_ms == pytest.approx(single.latency_ms) and single.busy_ms["DDR"] < single.latency_ms

@@ -104,6 +104,7 @@ def test_depthwise_on_the_arm_cores_what_if(study):
     moved = sum(l["load_bytes"] + l["store_bytes"] for l in r["layers"] if l["device"] == "PL") \
         + sum(l["memory_ms"] for l in r["layers"] if l["device"] == "PS") * 1e-3 * res["config"]["ps"]["mem_gbps"] * 1e9
     assert f"move {moved / 1e6:.0f} MB per frame through DDR, {100 * moved * r['fps'] / sustained:.0f}%" in text
+    assert moved < sustained / r["fps"] and r["bottleneck"] != "DDR"    # below the DDR's cap: it does not bind
 
 
 def test_bad_board_is_one_line(capsys):
