@@ -23,7 +23,6 @@ All results are whole PL cycles (rounded up), so per-tile sums are exact integer
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Any
 

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
               + (f", the DDR takes back +{gap['ddr_bound']:.2f}" if gap["ddr_bound"] > 0 else ""))
     sustained = est.params["memory"]["ddr_bytes_per_cycle"] * cfg.clock_hz
     bound = (": it bounds the frame rate (PL and PS traffic of overlapping frames share it)"
-             if est.period_ms == est.busy_ms["DDR"] and est.busy_ms["DDR"] > 0 else " of the frame period")
+             if est.pipelined_ms < est.period_ms else " of the frame period")
     print(f"  DDR traffic {sum(est.ddr_bytes.values()) / 1e6:.2f} MB/frame (PL tiles {est.ddr_bytes['PL'] / 1e6:.2f}, "
           f"PS ops {est.ddr_bytes['PS'] / 1e6:.2f}) = {est.busy_ms['DDR']:.2f} ms at the sustained "
           f"{sustained / 1e9:.2f} GB/s, {100 * est.ddr_share:.0f}%{bound}")

@@ -207,3 +207,11 @@ def test_ddr_traffic_of_overlapping_frames_bounds_the_frame_rate():
     # one frame at a time: nothing overlaps, the frame's own time already carries its traffic
     single = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5", "ps.pipeline_frames=1"])
     assert single.period_ms == pytest.approx(single.latency_ms) and single.busy_ms["DDR"] < single.latency_ms
+
+
+def test_estimate_prints_the_ddr_traffic_and_whether_it_binds(capsys):
+    code, out, _ = run(capsys, "estimate", "efficientnet_b0", "--set", "ddr.peak_gbps=0.5")
+    assert code == 0 and "bottleneck DDR busy 78.1 ms/frame" in out
+    assert "at the sustained 0.35 GB/s, 100%: it bounds the frame rate" in out and "the DDR takes back +13.69" in out
+    code, out, _ = run(capsys, "estimate", "efficientnet_b0")
+    assert code == 0 and "at the sustained 2.98 GB/s, 23% of the frame period" in out and "takes back" not in out
