@@ -136,6 +136,11 @@ def apply_override(data: dict[str, dict[str, Any]], spec: str) -> None:
 PUBLISHED_FIELDS = ("dsp", "lut", "ff", "bram36")
 
 
+def dsp_usages(pub: dict[str, Any]) -> list[str]:
+    """The DSP usage settings an accelerator's [published_resources] has a table for."""
+    return sorted(k for k in pub if k != "source")
+
+
 def _check_published(accel: str, pub: Any) -> None:
     """[published_resources]: a ``source`` and one table of counts per DSP usage setting
     ([published_resources.high], [published_resources.low]), chosen by ``accel.dsp_usage``."""
@@ -144,7 +149,7 @@ def _check_published(accel: str, pub: Any) -> None:
     if not isinstance(pub.get("source"), str) or not pub["source"].strip():
         raise ConfigError(f"accelerator description {accel!r}: published_resources.source must cite "
                           f"where the figures were read")
-    variants = {k: v for k, v in pub.items() if k != "source"}
+    variants = {k: pub[k] for k in dsp_usages(pub)}
     if not variants or not all(isinstance(v, dict) for v in variants.values()):
         raise ConfigError(f"accelerator description {accel!r}: [published_resources] must hold one table per "
                           f"DSP usage setting, e.g. [published_resources.high]")
@@ -163,7 +168,7 @@ def _check_dsp_usage(accel: str, a: dict[str, Any], pub: dict[str, Any] | None) 
         if "dsp_usage" in a:
             raise ConfigError(f"accelerator {accel!r}: dsp_usage needs [published_resources] tables to choose from")
         return
-    usages = sorted(k for k in pub if k != "source")
+    usages = dsp_usages(pub)
     usage = a.get("dsp_usage")
     if usage is None and len(usages) == 1:
         return

@@ -41,6 +41,16 @@ def _num(cfg_section: dict[str, Any], section: str, key: str, *, positive: bool 
     return float(v)
 
 
+def ddr_sustained_bytes_per_s(cfg: Any) -> float:
+    """What the board's DDR sustains, bytes/s: ``ddr.peak_gbps`` x ``ddr.efficiency``.  The PL's
+    tiles and the PS's ops each stream at most at this rate, and together too."""
+    ddr = cfg["ddr"]
+    eff = _num(ddr, "ddr", "efficiency")
+    if eff > 1:
+        raise HwsimError(f"ddr.efficiency must be at most 1, not {eff}")
+    return _num(ddr, "ddr", "peak_gbps") * 1e9 * eff
+
+
 @dataclass(frozen=True)
 class MemoryModel:
     clock_hz: float                 # PL clock
@@ -53,15 +63,12 @@ class MemoryModel:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "MemoryModel":
-        axi, ddr, acc = cfg["axi"], cfg["ddr"], cfg.accel
+        axi, acc = cfg["axi"], cfg.accel
         clock = _num(acc, "accel", "clock_mhz") * 1e6
         port_bits = int(_num(axi, "axi", "port_bits"))
         ports = int(_num(acc, "accel", "hp_ports_used"))
         if ports > int(_num(axi, "axi", "hp_ports")):
             raise HwsimError(f"accel.hp_ports_used={ports} exceeds the board's {int(axi['hp_ports'])} HP ports")
-        eff = _num(ddr, "ddr", "efficiency")
-        if eff > 1:
-            raise HwsimError(f"ddr.efficiency must be at most 1, not {eff}")
         return cls(
             clock_hz=clock,
             port_bytes_per_cycle=ports * port_bits / 8,
@@ -69,7 +76,7 @@ class MemoryModel:
             burst_latency_cycles=_num(axi, "axi", "burst_latency_ns", positive=False) * 1e-9 * clock,
             outstanding=int(_num(axi, "axi", "outstanding")),
             ports=ports,
-            ddr_bytes_per_cycle=_num(ddr, "ddr", "peak_gbps") * 1e9 * eff / clock,
+            ddr_bytes_per_cycle=ddr_sustained_bytes_per_s(cfg) / clock,
         )
 
     @property

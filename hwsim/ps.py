@@ -23,7 +23,7 @@ from typing import Any
 from mapper.ir import Graph, Node, Op
 
 from .errors import HwsimError
-from .memory import _num
+from .memory import _num, ddr_sustained_bytes_per_s
 
 TRANSCENDENTAL = frozenset({Op.SIGMOID, Op.SWISH, Op.SOFTMAX})
 FREE = frozenset({Op.RESHAPE, Op.FLATTEN, Op.DROPOUT, Op.INPUT})
@@ -45,12 +45,6 @@ class PSOp:
     @property
     def time_s(self) -> float:
         return max(self.compute_s, self.memory_s) + self.overhead_s
-
-
-def _ddr_sustained_gbps(cfg: Any) -> float:
-    """What the board's DDR sustains: ``ddr.peak_gbps`` x ``ddr.efficiency`` (as in hwsim.memory)."""
-    ddr = cfg["ddr"]
-    return _num(ddr, "ddr", "peak_gbps") * _num(ddr, "ddr", "efficiency")
 
 
 @dataclass(frozen=True)
@@ -76,7 +70,7 @@ class PSModel:
             macs_per_cycle=_num(ps, "ps", "macs_per_cycle"),
             elem_ops_per_cycle=_num(ps, "ps", "elem_ops_per_cycle"),
             transcendental_cycles=_num(ps, "ps", "transcendental_cycles", positive=False),
-            mem_bytes_per_s=min(_num(ps, "ps", "mem_gbps"), _ddr_sustained_gbps(cfg)) * 1e9,
+            mem_bytes_per_s=min(_num(ps, "ps", "mem_gbps") * 1e9, ddr_sustained_bytes_per_s(cfg)),
             call_overhead_s=_num(ps, "ps", "call_overhead_us", positive=False) * 1e-6,
         )
 

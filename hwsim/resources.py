@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .config import Config
+from .config import Config, dsp_usages
 
 # INT8 MACs one DSP slice can do per cycle at most: a DSP48E2 (UltraScale+) packs two INT8
 # multiplies sharing an operand (Xilinx WP486, "Deep Learning with INT8 Optimization on Xilinx
@@ -51,7 +51,7 @@ def dsp_usage(cfg: Config) -> str | None:
     "DSP Usage": ``high``, DSPs multiply and accumulate; ``low``, LUTs accumulate), or the only one."""
     if not cfg.published:
         return None
-    return cfg.accel.get("dsp_usage") or next(k for k in cfg.published if k != "source")
+    return cfg.accel.get("dsp_usage") or dsp_usages(cfg.published)[0]
 
 
 def resource_source(cfg: Config) -> str:
@@ -100,7 +100,7 @@ def fitting_dsp_usage(cfg: Config) -> tuple[str, dict[str, float]] | None:
     if not uses_published(cfg):
         return None
     from rtl.synth import fit
-    for usage in sorted(k for k in cfg.published if k not in ("source", dsp_usage(cfg))):
+    for usage in (u for u in dsp_usages(cfg.published) if u != dsp_usage(cfg)):
         res = _published(cfg, usage)
         if fit(res, cfg.board)["fits"]:
             return usage, res
