@@ -34,6 +34,7 @@ def _run(args: argparse.Namespace) -> int:
     print()
     for w in study["what_ifs"]:
         r = w["result"]
-        print(f"what-if {w['label']:<58} {r['fps']:6.2f} fps  latency {r['latency_ms']:7.1f} ms")
+        fit = "" if w["fit"]["fits"] else f"  does NOT fit ({', '.join(w['fit']['over'])} over)"
+        print(f"what-if {w['label']:<58} {r['fps']:6.2f} fps  latency {r['latency_ms']:7.1f} ms{fit}")
     print(f"\nwrote {out}/report.md, results.json, breakdown.png, timeline.png, roofline.png")
     return 0

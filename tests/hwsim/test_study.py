@@ -1,19 +1,36 @@
 """The deployment study behind `make sim`: files, consistency of the report with the estimates."""
 
+import contextlib
+import io
 import json
+from pathlib import Path
 
 import pytest
 
 from hwsim.cli import main
 from hwsim.estimate import estimate
-from hwsim.study import FOCUS, POLICIES, STUDY_MODELS, WHAT_IFS
+from hwsim.study import ASSUMED_PEAK, FOCUS, POLICIES, STUDY_MODELS, WHAT_IFS
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")
-    assert main(["study", "--out", str(out)]) == 0
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["study", "--out", str(out)]) == 0
+    (out / "stdout.txt").write_text(printed.getvalue())
     return out, json.loads((out / "results.json").read_text())
+
+
+def test_readme_shows_what_make_sim_prints(study):
+    """The README's `make sim` block is the study's console output, line for line (the output
+    directory in the last line aside: the README's is build/sim)."""
+    out, _ = study
+    printed = (out / "stdout.txt").read_text().replace(str(out), "build/sim").splitlines()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    shown = readme.split("$ make sim\n", 1)[1].split("```", 1)[0].splitlines()
+    assert sum(l.startswith("what-if ") for l in printed) == len(WHAT_IFS)
+    assert shown == printed
 
 
 def test_writes_report_results_and_plots(study):
@@ -76,6 +93,27 @@ def test_packing_what_if_fits_and_beats_the_deployment(study):
     assert packed["fit"]["fits"] and "accel.macs_per_dsp=2" in packed["overrides"]
     assert packed["resources"]["dsp"] <= 0.85 * 360
     assert packed["result"]["fps"] > unpacked["result"]["fps"] > deployed["result"]["fps"]
+
+
+def test_array_at_the_assumed_peak(study):
+    """The team's 80 fps needs ~1,570 MACs/cycle; our pointwise array at the DPU B3136's 8x14x14
+    (1,568) does not fit the ZU3EG, and even simulated anyway it stays far below its op count, because
+    the depthwise engine and the PS work do not grow with it."""
+    out, res = study
+    nv = next(r for r in res["runs"] if r["model"] == FOCUS[0] and r["policy"] == "naive")
+    w = next(x for x in res["what_ifs"] if tuple(x["overrides"]) == ASSUMED_PEAK)
+    r = w["result"]
+    assert r["params"]["engine_peak_macs_per_cycle"]["CONV"] == 1568
+    assert 80 == pytest.approx(1568 * 100e6 / nv["total_macs"], rel=0.01)
+    assert not w["fit"]["fits"] and "dsp" in w["fit"]["over"] and w["resources"]["dsp"] > 360
+    assert r["naive_fps"] > 5 * r["fps"] and nv["fps"] < r["fps"] < 2 * nv["fps"]
+    dw = sum(g["time_ms"] for g in r["by_kind"] if g["device"] == "PL" and g["kind"] == "DW")
+    assert dw == pytest.approx(sum(g["time_ms"] for g in nv["by_kind"] if g["device"] == "PL" and g["kind"] == "DW"),
+                               rel=0.01)
+    text = (out / "report.md").read_text()
+    assert (f"makes the op count **{r['naive_fps']:.1f} fps** and the simulation **{r['fps']:.2f} fps**, "
+            f"{r['naive_fps'] / r['fps']:.1f}x apart: the depthwise engine ({dw:.1f} ms)") in text
+    assert f"{w['resources']['dsp']:,.0f} DSPs where the ZU3EG has 360: too much DSP" in text
 
 
 def test_depthwise_on_the_arm_cores_what_if(study):
