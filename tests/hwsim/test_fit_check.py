@@ -155,3 +155,14 @@ def test_a_malformed_published_table_is_a_config_error(tmp_path):
     bad.write_text(shipped.replace('source = "PG338', 'nosource = "PG338'))
     with pytest.raises(ConfigError, match=r"published_resources\.source must cite"):
         config.load("zcu102", str(bad))
+
+
+@pytest.mark.parametrize("board", config.boards())
+def test_every_boards_own_accelerator_fits_it(capsys, board):
+    """`hwsim estimate MODEL --board B` works with B's default accelerator: it fits B's device by
+    the same rule the CLI refuses others with (the ZCU102 and KV260 defaults once did not)."""
+    cfg = config.load(board)
+    assert misfit(cfg.board, accel_resources(cfg)) == ""
+    rc, out, err = run(capsys, "estimate", "mobilenet_v2", "--board", board)
+    assert rc == 0 and err == "" and f"on {board} / {cfg.accel_name}" in out
+
