@@ -28,7 +28,7 @@ from mapper.plan import Plan
 
 from .config import Config, load
 from .errors import HwsimError
-from .memory import MemoryModel
+from .memory import MemoryModel, _num, ddr_footprint
 from .pl import PLLayer, Tiler, simulate_segment
 from .resources import accel_resources, device_peak_macs_per_cycle, misfit, resource_source
 from .ps import PSModel, PSOp
@@ -65,6 +65,7 @@ class Estimate:
     misfit: str = ""                        # why it does not fit the board's device ("" if it fits)
     pipelined_ms: float | None = None       # the PL/PS pipeline's period before the DDR bound (period_ms >= it)
     ddr_bytes: dict[str, int] = field(default_factory=dict)     # one frame's DDR traffic, PL tiles and PS ops
+    ddr_footprint: dict[str, Any] = field(default_factory=dict)  # hwsim.memory.ddr_footprint + the board's capacity
 
     @property
     def bottleneck(self) -> str:
@@ -124,11 +125,16 @@ class Estimate:
                 "total_macs": self.total_macs, "op_count_gap_ms": self.op_count_gap(),
                 "resources": dict(self.resources), "resources_source": self.resources_source,
                 "fits": not self.misfit, "misfit": self.misfit,
-                "ddr_bytes": dict(self.ddr_bytes), "ddr_share": self.ddr_share}
+                "ddr_bytes": dict(self.ddr_bytes), "ddr_share": self.ddr_share,
+                "ddr_footprint": dict(self.ddr_footprint)}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
                 "syncs": self.syncs, "timeline": self.timeline, "segments": self.segments, "params": self.params}
+
+
+def _binary_size(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _pl_layer_json(l: PLLayer, clock_hz: float) -> dict[str, Any]:
@@ -166,6 +172,13 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     tm = TransferModel.from_config(cfg)
     in_flight = _frames_in_flight(cfg)
     by_name = {n.name: n for n in g.nodes}
+    footprint = {**ddr_footprint(g), "capacity": int(_num(cfg["ddr"], "ddr", "capacity_gib") * 2**30)}
+    if footprint["total"] > footprint["capacity"]:
+        raise HwsimError(
+            f"{plan.model} at {'x'.join(map(str, g.shape(g.inputs[0])))} needs at least "
+            f"{_binary_size(footprint['total'])} of DDR (weights {footprint['weights'] / 2**20:.1f} MiB + "
+            f"{footprint['activations_peak'] / 2**20:.1f} MiB of activations live at {footprint['peak_at']}), more "
+            f"than the {cfg['ddr']['capacity_gib']:g} GiB of {cfg.board_name} (ddr.capacity_gib)")
 
     nseg = len(plan.segments)
     incoming: dict[int, list] = {}
@@ -240,7 +253,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         device_peak_fps=device_peak * clock / total_macs if total_macs else None,
         resources=res, resources_source=resource_source(cfg), misfit=misfit(cfg.board, res),
         breakdown_ms=breakdown, busy_ms={**{k: v * 1e3 for k, v in busy(events).items()}, "DDR": ddr_s * 1e3},
-        pipelined_ms=pipelined_s * 1e3, ddr_bytes=ddr_bytes,
+        pipelined_ms=pipelined_s * 1e3, ddr_bytes=ddr_bytes, ddr_footprint=footprint,
         layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],
         segments=plan.to_json()["segments"], frames_in_flight=in_flight, total_macs=total_macs,
         params={"config": cfg.to_json(), "pe_peak_macs_per_cycle": pe.multipliers,

@@ -104,3 +104,43 @@ class MemoryModel:
                 "burst_bytes": self.burst_bytes,
                 "burst_latency_cycles": self.burst_latency_cycles,
                 "outstanding": self.outstanding}
+
+
+# Ops whose output is a view of their input in any runtime (no new DDR buffer).
+_ALIASING = ("reshape", "flatten", "dropout", "input")
+
+
+def ddr_footprint(g: Any) -> dict[str, Any]:
+    """The least DDR one frame of ``g`` needs, bytes: every layer's weights (resident) plus the
+    activations live at once at the worst step of the execution order.  A buffer lives from the step
+    that writes it (the graph's inputs: step 0) to the last step that reads it (the graph's outputs:
+    the last step); reshape, flatten and dropout are views of their input.  A lower bound: a runtime
+    that gives every tensor its own buffer, or keeps several frames in flight, needs more."""
+    order = list(g.nodes)
+    buf = {t: t for t in g.inputs}                 # tensor -> the buffer holding it
+    start = {t: 0 for t in g.inputs}               # buffer -> the step that writes it
+    for i, n in enumerate(order):
+        for t in n.outputs:
+            if str(n.op) in _ALIASING and n.inputs:
+                buf[t] = buf.get(n.inputs[0], n.inputs[0])
+            else:
+                buf[t], start[t] = t, i
+    stop = dict(start)                             # buffer -> the last step that reads it
+    for i, n in enumerate(order):
+        for t in n.inputs:
+            b = buf.get(t, t)
+            start.setdefault(b, 0)
+            stop[b] = max(stop.get(b, 0), i)
+    for t in g.outputs:
+        stop[buf.get(t, t)] = len(order) - 1
+    delta = [0] * (len(order) + 1)
+    for b, s in start.items():
+        delta[s] += g.tensors[b].nbytes
+        delta[stop[b] + 1] -= g.tensors[b].nbytes
+    peak, at, live = 0, None, 0
+    for i, n in enumerate(order):
+        live += delta[i]
+        if live > peak:
+            peak, at = live, n.name
+    weights = sum(g.weight_bytes(n) for n in order)
+    return {"weights": weights, "activations_peak": peak, "peak_at": at, "total": weights + peak}

@@ -79,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  DDR traffic {sum(est.ddr_bytes.values()) / 1e6:.2f} MB/frame (PL tiles {est.ddr_bytes['PL'] / 1e6:.2f}, "
           f"PS ops {est.ddr_bytes['PS'] / 1e6:.2f}) = {est.busy_ms['DDR']:.2f} ms at the sustained "
           f"{sustained / 1e9:.2f} GB/s, {100 * est.ddr_share:.0f}%{bound}")
+    fp = est.ddr_footprint
+    print(f"  DDR space   at least {fp['total'] / 2**20:.1f} MiB (weights {fp['weights'] / 2**20:.1f} + activations live "
+          f"at {fp['peak_at']} {fp['activations_peak'] / 2**20:.1f}), {100 * fp['total'] / fp['capacity']:.1f}% of "
+          f"the board's {fp['capacity'] / 2**30:g} GiB")
     print("  by engine / op:")
     for g in est.by_kind():
         util = f"  {100 * g['utilisation']:5.1f}% of the engine's peak MACs" if "utilisation" in g else ""

@@ -166,3 +166,19 @@ def test_every_boards_own_accelerator_fits_it(capsys, board):
     rc, out, err = run(capsys, "estimate", "mobilenet_v2", "--board", board)
     assert rc == 0 and err == "" and f"on {board} / {cfg.accel_name}" in out
 
+
+def test_a_frame_that_does_not_fit_the_ddr_is_a_one_line_error(capsys):
+    """The frame's weights plus the activations live at once must fit the board's DDR
+    (ddr.capacity_gib); above it the CLI says so on one line, and --set raises the capacity."""
+    import json
+    rc, out, err = run(capsys, "estimate", "mobilenet_v2", "--json")
+    fp = json.loads(out)["ddr_footprint"]
+    assert rc == 0 and fp["capacity"] == 2 * 2**30 and fp["total"] == fp["weights"] + fp["activations_peak"]
+    small = fp["total"] / 2**30 * 0.9
+    rc, out, err = run(capsys, "estimate", "mobilenet_v2", "--set", f"ddr.capacity_gib={small}")
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"needs at least {fp['total'] / 2**20:.1f} MiB of DDR" in err and "(ddr.capacity_gib)" in err
+    rc, out, err = run(capsys, "estimate", "mobilenet_v2", "--set", f"ddr.capacity_gib={fp['total'] / 2**30 * 1.1}")
+    assert rc == 0
+    rc, out, err = run(capsys, "estimate", "efficientnet_b4", "--input-size", "8000")
+    assert rc == 2 and "more than the 2 GiB of ultra96v1 (ddr.capacity_gib)" in err

@@ -59,3 +59,35 @@ def test_bad_parameters_are_one_line_errors():
     cfg["ddr"]["peak_gbps"] = float("inf")
     with pytest.raises(HwsimError, match="ddr.peak_gbps must be a positive number, not inf"):
         MemoryModel.from_config(cfg)
+
+
+def test_ddr_footprint_by_hand():
+    """Weights stay resident; an activation buffer lives from the step that writes it to the last
+    step that reads it; a skip connection keeps its tensor alive across the block; flatten is a view."""
+    from mapper.ir import Graph
+    from hwsim.memory import ddr_footprint
+    g = Graph("skip", (1, 8, 16, 16))                       # input: 2048 B (INT8)
+    a = g.add("conv", "input", "a", cout=16, k=1)           # 4096 B; input dies here
+    b = g.add("conv", a, "b", cout=16, k=3, pad=1)          # 4096 B; a still live (read by the add)
+    s = g.add("add", [a, b], "s")                           # 4096 B; a, b die here
+    p = g.add("global_avgpool", s, "p")                     # 16 B
+    f = g.add("flatten", p, "f")                            # a view of p
+    o = g.add("fc", f, "o", cout=10)                        # 10 B, the output
+    g.set_outputs(o)
+    g.infer_shapes()
+    fp = ddr_footprint(g)
+    # steps: a (input + a = 6144), b (a + b), s (a + b + s = 12288, the worst), p (s + p), f, o (p + o)
+    assert fp["activations_peak"] == 3 * 4096 and fp["peak_at"] == "s"
+    weights = (8 * 16 + 4 * 16) + (16 * 16 * 9 + 4 * 16) + (16 * 10 + 4 * 10)
+    assert fp["weights"] == weights and fp["total"] == weights + 3 * 4096
+
+
+def test_ddr_footprint_of_the_founding_network_is_a_bound_on_its_tensors():
+    """At most every tensor plus the weights, at least the largest layer's input + output."""
+    from hwsim.memory import ddr_footprint
+    from mapper.models import load_model
+    g = load_model("efficientnet_b4", input_size=256)
+    fp = ddr_footprint(g)
+    assert max(g.in_bytes(n) + g.out_bytes(n) for n in g) <= fp["activations_peak"] \
+        < sum(g.out_bytes(n) for n in g) + g.tensors["input"].nbytes
+    assert fp["weights"] == sum(g.weight_bytes(n) for n in g)
