@@ -65,6 +65,7 @@ PACKED = ("accel.macs_per_dsp=2", "accel.dw_channels=4")
 # This row gives our pointwise array that size, the depthwise engine unchanged: what the op count would
 # have been about.  It does not fit the ZU3EG; the row says by how much.
 ASSUMED_PEAK = ("accel.pp=8", "accel.icp=14", "accel.ocp=14")
+ASSUMED_PEAK_MACS = 8 * 14 * 14
 
 WHAT_IFS: list[WhatIf] = [
     WhatIf("as deployed: SE blocks on the PS, 2 frames in flight", "naive"),
@@ -78,8 +79,8 @@ WHAT_IFS: list[WhatIf] = [
     WhatIf("2 INT8 MACs per DSP (WP486 packing), freed DSPs to 4 depthwise channels (best packed shape "
            "at 100 MHz in a hwsim sweep)", "naive", PACKED),
     WhatIf("packed array + PL clock 200 MHz", "naive", PACKED + ("accel.clock_mhz=200",)),
-    WhatIf("pointwise array at the peak the 80-fps op count assumed: 8x14x14 = 1,568 MACs/cycle (DPU B3136's), "
-           "depthwise engine unchanged", "naive", ASSUMED_PEAK),
+    WhatIf("pointwise array at the DPU B3136's 8x14x14 = 1,568 MACs/cycle (what the 80-fps op count needs at "
+           "100 MHz), depthwise engine unchanged", "naive", ASSUMED_PEAK),
     # a placement change with no new hardware: the depthwise engine is the PL's slow part, and with
     # frames pipelined the four A53s work in parallel with the PL
     WhatIf("depthwise convs on the 4 ARM cores instead of the depthwise engine (no hardware change)", "naive",
@@ -268,7 +269,7 @@ def report(study: dict[str, Any], cfg: Config) -> str:
              f"pre-estimate of {FOUNDING_ESTIMATE_FPS} fps needs {need:,.0f} MACs/cycle and {verdict}; from this "
              f"array's peak down, the gap is the steps above.")
     big = next((w for w in study["what_ifs"] if tuple(w["overrides"]) == ASSUMED_PEAK), None)
-    if big:
+    if big and abs(need - ASSUMED_PEAK_MACS) < 0.05 * ASSUMED_PEAK_MACS:   # only where 80 fps needs that peak
         r = big["result"]
         fit = "it fits" if big["fit"]["fits"] else f"too much {' and '.join(x.upper() for x in big['fit']['over'])} to fit"
         L.append(f"An array with that peak would not have closed the gap. Our pointwise array scaled to 8x14x14 "
