@@ -272,6 +272,7 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     if big and abs(need - ASSUMED_PEAK_MACS) < 0.05 * ASSUMED_PEAK_MACS:   # only where 80 fps needs that peak
         r = big["result"]
         fit = "it fits" if big["fit"]["fits"] else f"too much {' and '.join(x.upper() for x in big['fit']['over'])} to fit"
+        L.append("")
         L.append(f"An array with that peak would not have closed the gap. Our pointwise array scaled to 8x14x14 "
                  f"(the DPU B3136's 1,568 MACs/cycle; {big['resources']['dsp']:,.0f} DSPs where the {cfg.board['device']} has "
                  f"{cfg.board['dsp']}: {fit}) makes the op "
