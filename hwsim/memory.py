@@ -119,24 +119,21 @@ def ddr_footprint(g: Any) -> dict[str, Any]:
     order = list(g.nodes)
     buf = {t: t for t in g.inputs}                 # tensor -> the buffer holding it
     start = {t: 0 for t in g.inputs}               # buffer -> the step that writes it
+    stop: dict[str, int] = {}                      # buffer -> the last step that reads it
     for i, n in enumerate(order):
+        for t in n.inputs:
+            stop[buf.get(t, t)] = i
         for t in n.outputs:
             if str(n.op) in _ALIASING and n.inputs:
                 buf[t] = buf.get(n.inputs[0], n.inputs[0])
             else:
                 buf[t], start[t] = t, i
-    stop = dict(start)                             # buffer -> the last step that reads it
-    for i, n in enumerate(order):
-        for t in n.inputs:
-            b = buf.get(t, t)
-            start.setdefault(b, 0)
-            stop[b] = max(stop.get(b, 0), i)
     for t in g.outputs:
         stop[buf.get(t, t)] = len(order) - 1
     delta = [0] * (len(order) + 1)
     for b, s in start.items():
         delta[s] += g.tensors[b].nbytes
-        delta[stop[b] + 1] -= g.tensors[b].nbytes
+        delta[stop.get(b, s) + 1] -= g.tensors[b].nbytes
     peak, at, live = 0, None, 0
     for i, n in enumerate(order):
         live += delta[i]

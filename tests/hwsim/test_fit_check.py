@@ -170,7 +170,6 @@ def test_every_boards_own_accelerator_fits_it(capsys, board):
 def test_a_frame_that_does_not_fit_the_ddr_is_a_one_line_error(capsys):
     """The frame's weights plus the activations live at once must fit the board's DDR
     (ddr.capacity_gib); above it the CLI says so on one line, and --set raises the capacity."""
-    import json
     rc, out, err = run(capsys, "estimate", "mobilenet_v2", "--json")
     fp = json.loads(out)["ddr_footprint"]
     assert rc == 0 and fp["capacity"] == 2 * 2**30 and fp["total"] == fp["weights"] + fp["activations_peak"]

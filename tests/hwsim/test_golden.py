@@ -65,12 +65,9 @@ def test_the_founding_story():
 def test_readme_shows_what_estimate_prints(capsys):
     """The README's `hwsim estimate efficientnet_b4 --input-size 256` block is that command's output,
     line for line (the lines it elides with `...` aside)."""
-    from pathlib import Path
-
     from hwsim.cli import main
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    block = readme.split("$ hwsim estimate efficientnet_b4 --input-size 256\n", 1)[1].split("```", 1)[0]
-    shown = [l for l in block.splitlines() if l.strip() != "..."]
+    from tests.hwsim import readme_block
+    shown = [l for l in readme_block("hwsim estimate efficientnet_b4 --input-size 256") if l.strip() != "..."]
     assert main(["estimate", "efficientnet_b4", "--input-size", "256"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert len(shown) > 10 and [l for l in shown if l not in printed] == []

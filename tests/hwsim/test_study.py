@@ -3,12 +3,12 @@
 import contextlib
 import io
 import json
-from pathlib import Path
 
 import pytest
 
 from hwsim.cli import main
 from hwsim.estimate import estimate
+from tests.hwsim import readme_block
 from hwsim.study import ASSUMED_PEAK, FOCUS, POLICIES, STUDY_MODELS, WHAT_IFS
 
 
@@ -27,8 +27,7 @@ def test_readme_shows_what_make_sim_prints(study):
     directory in the last line aside: the README's is build/sim)."""
     out, _ = study
     printed = (out / "stdout.txt").read_text().replace(str(out), "build/sim").splitlines()
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    shown = readme.split("$ make sim\n", 1)[1].split("```", 1)[0].splitlines()
+    shown = readme_block("make sim")
     assert sum(l.startswith("what-if ") for l in printed) == len(WHAT_IFS)
     assert shown == printed
 
