@@ -10,7 +10,9 @@ cross between them.  One frame is the chain
 
 (``hwsim.pl``, ``hwsim.ps``, ``hwsim.transfer``, ``hwsim.timeline``).  ``latency_ms`` is the
 chain's length; ``fps`` the pipelined throughput with ``ps.pipeline_frames`` frames in flight;
-``naive_fps`` the op-count estimate: total MACs / (PL peak MACs per cycle x PL clock).
+``naive_fps`` the op-count estimate: total MACs / (the PL's peak MACs per cycle x PL clock), the
+PL's peak being every DSP slice at its INT8 best (``resources.device_peak_macs_per_cycle``);
+``array_peak_fps`` the same at this accelerator's own peak (its engines' multipliers).
 
 Everything adds up: per-layer PL cycles = compute + stall cycles (integers); breakdown
 ``pl_compute`` / ``pl_memory_stall`` are the layers' sums, ``ps_compute`` the PS ops' sum,
@@ -59,7 +61,7 @@ class Estimate:
     frames_in_flight: int
     total_macs: int
     params: dict[str, Any] = field(repr=False, default_factory=dict)
-    device_peak_fps: float | None = None    # the op count at the whole device's INT8 MAC ceiling (every DSP)
+    array_peak_fps: float | None = None     # the op count at this accelerator's peak (its engines' multipliers)
     resources: dict[str, float] = field(default_factory=dict)   # the accelerator's DSP/LUT/FF/BRAM36
     resources_source: str = ""              # published figures or this project's estimate
     misfit: str = ""                        # why it does not fit the board's device ("" if it fits)
@@ -100,16 +102,18 @@ class Estimate:
 
     def op_count_gap(self) -> dict[str, float] | None:
         """From the op-count estimate's frame time to the simulated one, ms per frame, in order:
-        ``op_count`` + ``pl_below_peak`` + ``pl_memory_stall`` + ``ps_compute`` + ``transfer`` + ``sync``
+        ``op_count`` (MACs at the PL's peak) + ``array_peak`` (this accelerator's peak is lower) +
+        ``pl_below_peak`` + ``pl_memory_stall`` + ``ps_compute`` + ``transfer`` + ``sync``
         = ``latency_ms``; then ``pipelining`` (negative: what overlapping frames gives back) and
         ``ddr_bound`` (what the DDR's sustained rate takes back when PL and PS traffic together exceed
         it; usually 0) bring it to ``period_ms`` = 1000 / fps."""
         if not self.naive_fps:
             return None
         ideal = 1e3 / self.naive_fps
+        array = 1e3 / self.array_peak_fps if self.array_peak_fps else ideal
         b = self.breakdown_ms
         pipelined = self.period_ms if self.pipelined_ms is None else self.pipelined_ms
-        return {"op_count": ideal, "pl_below_peak": b["pl_compute"] - ideal,
+        return {"op_count": ideal, "array_peak": array - ideal, "pl_below_peak": b["pl_compute"] - array,
                 "pl_memory_stall": b["pl_memory_stall"], "ps_compute": b["ps_compute"],
                 "transfer": b["transfer"], "sync": b["sync"], "pipelining": pipelined - self.latency_ms,
                 "ddr_bound": self.period_ms - pipelined}
@@ -118,7 +122,7 @@ class Estimate:
         """The headline numbers, without the per-layer records."""
         return {"model": self.model, "board": self.board, "accel": self.accel, "policy": self.policy,
                 "input_shape": self.input_shape, "fps": self.fps, "latency_ms": self.latency_ms,
-                "period_ms": self.period_ms, "naive_fps": self.naive_fps, "device_peak_fps": self.device_peak_fps,
+                "period_ms": self.period_ms, "naive_fps": self.naive_fps, "array_peak_fps": self.array_peak_fps,
                 "naive_over_fps": (self.naive_fps / self.fps) if self.naive_fps and self.fps else None,
                 "breakdown_ms": dict(self.breakdown_ms), "busy_ms": dict(self.busy_ms),
                 "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight,
@@ -242,15 +246,14 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     pipelined_s = pipeline_period(stages(events), in_flight)
     period_s = max(pipelined_s, ddr_s)
     total_macs = g.total_macs()
-    peak = pe.multipliers * clock
     device_peak = device_peak_macs_per_cycle(cfg.board)
     res = accel_resources(cfg)
     return Estimate(
         model=plan.model, board=cfg.board_name, accel=cfg.accel_name, policy=plan.policy,
         input_shape=list(g.shape(g.inputs[0])),
         fps=1.0 / period_s if period_s > 0 else math.inf, latency_ms=latency_ms, period_ms=period_s * 1e3,
-        naive_fps=peak / total_macs if total_macs else None,
-        device_peak_fps=device_peak * clock / total_macs if total_macs else None,
+        naive_fps=device_peak * clock / total_macs if total_macs else None,
+        array_peak_fps=pe.multipliers * clock / total_macs if total_macs else None,
         resources=res, resources_source=resource_source(cfg), misfit=misfit(cfg.board, res),
         breakdown_ms=breakdown, busy_ms={**{k: v * 1e3 for k, v in busy(events).items()}, "DDR": ddr_s * 1e3},
         pipelined_ms=pipelined_s * 1e3, ddr_bytes=ddr_bytes, ddr_footprint=footprint,

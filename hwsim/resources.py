@@ -17,6 +17,9 @@ from .config import Config, dsp_usages
 # multiplies sharing an operand (Xilinx WP486, "Deep Learning with INT8 Optimization on Xilinx
 # Devices"); rtl.pointwise does the same with macs_per_dsp = 2.  Other families: one.
 INT8_MACS_PER_DSP = {"zynquplus": 2}
+# DSP clock per PL clock at most: the DPU double-pumps its DSP slices (its ``dpu_2x_clk`` runs at twice
+# ``m_axi_dpu_aclk``, "DSP double data rate", AMD PG338 DPUCZDX8G, clocking section and port table).
+DSP_CLOCK_MULTIPLE = 2
 
 BRAM36_BYTES = 4096     # a RAMB36E2 holds 4 KiB of bytes (4K x 9 or 512 x 72 with parity unused; UG573)
 
@@ -129,8 +132,9 @@ def misfit(board: dict[str, Any], res: dict[str, float]) -> str:
 
 
 def device_peak_macs_per_cycle(board: dict[str, Any]) -> int:
-    """The device's INT8 MAC ceiling per PL cycle: every DSP slice busy, packed where the family
-    allows (``INT8_MACS_PER_DSP``).  No PE array that uses each DSP once per PL cycle beats it at that
-    clock; one that double-pumps its DSPs at twice the PL clock (the DPU's ``dpu_2x_clk``, PG338 port
-    table) can reach twice it."""
-    return int(board["dsp"]) * INT8_MACS_PER_DSP.get(str(board.get("family", "")), 1)
+    """The PL's peak INT8 MAC rate per PL clock cycle, what an op count assumes before anyone sizes an
+    array: every DSP slice busy, packing ``INT8_MACS_PER_DSP`` products, clocked at
+    ``DSP_CLOCK_MULTIPLE`` times the PL clock.  That is how Xilinx's own DPU reaches its peak on these
+    parts.  Our RTL does not double-pump: at most half of it packed (``macs_per_dsp = 2``), a quarter
+    unpacked."""
+    return int(board["dsp"]) * INT8_MACS_PER_DSP.get(str(board.get("family", "")), 1) * DSP_CLOCK_MULTIPLE

@@ -43,7 +43,7 @@ from mapper.partition import ACCEL_FIELDS
 from . import pareto
 
 POLICIES = ("naive", "optimized")
-METRICS = ("fps", "latency_ms", "naive_fps")
+METRICS = ("fps", "latency_ms", "naive_fps", "array_peak_fps")
 BREAKDOWN = ("pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync")
 RESULTS = "results.csv"
 MANIFEST = "sweep.json"
@@ -67,7 +67,7 @@ class Evaluator(Protocol):
         """The expensive per-model part (load + partition), cached per worker process."""
 
     def evaluate(self, prepared: Any, cfg: Config) -> dict[str, Any]:
-        """``fps``, ``latency_ms``, ``naive_fps`` and ``breakdown_ms`` of one point."""
+        """``fps``, ``latency_ms``, ``naive_fps``, ``array_peak_fps`` and ``breakdown_ms`` of one point."""
 
 
 def _frozen(v: Any) -> Hashable:
@@ -109,7 +109,8 @@ class DefaultEvaluator:
     def evaluate(self, plan: Any, cfg: Config) -> dict[str, Any]:
         from .estimate import estimate_plan
         e = estimate_plan(plan, cfg)
-        return {"fps": e.fps, "latency_ms": e.latency_ms, "naive_fps": e.naive_fps, "breakdown_ms": e.breakdown_ms}
+        return {"fps": e.fps, "latency_ms": e.latency_ms, "naive_fps": e.naive_fps,
+                "array_peak_fps": e.array_peak_fps, "breakdown_ms": e.breakdown_ms}
 
 
 # ----------------------------------------------------------------------------------- the grid

@@ -26,7 +26,7 @@ def _other(policy: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..estimate import BREAKDOWN, estimate
-    from ..resources import fmt_count
+    from ..resources import DSP_CLOCK_MULTIPLE, fmt_count
 
     cfg = load(args.board, args.accel, args.overrides)
     check_fit(cfg, args.overrides, args.no_fit_check)
@@ -43,15 +43,17 @@ def run(args: argparse.Namespace) -> int:
           f"bottleneck {est.bottleneck} busy {est.busy_ms[est.bottleneck]:.1f} ms/frame")
     print(f"  latency     {est.latency_ms:8.2f} ms")
     if est.naive_fps:
-        print(f"  naive_fps   {est.naive_fps:8.2f}   op count: {est.total_macs / 1e9:.2f} GMAC at "
-              f"{est.params['pe_peak_macs_per_cycle']} MAC/cycle x {cfg.accel['clock_mhz']} MHz "
+        dev, dsp = est.params["device_peak_macs_per_cycle"], cfg.board["dsp"]
+        pack = dev // (dsp * DSP_CLOCK_MULTIPLE)
+        how = f"{dsp:,} DSPs" + (f" x {pack} INT8 MACs packed" if pack > 1 else "") + \
+            f" x {DSP_CLOCK_MULTIPLE} double-pumped, as the DPU's"
+        print(f"  naive_fps   {est.naive_fps:8.2f}   op count: {est.total_macs / 1e9:.2f} GMAC at the "
+              f"{cfg.board['device']}'s peak, {dev:,} MAC/cycle ({how}) x {cfg.accel['clock_mhz']} MHz "
               f"= {est.naive_fps / est.fps:.1f}x the simulated fps")
-    if est.device_peak_fps:
-        print(f"  device_peak {est.device_peak_fps:8.2f}   op-count ceiling of the whole {cfg.board['device']}: "
-              f"{est.params['device_peak_macs_per_cycle']} MAC/cycle ({cfg.board['dsp']} DSPs, all busy, packed "
-              f"where the family allows) x {cfg.accel['clock_mhz']} MHz = {est.device_peak_fps / est.fps:.1f}x the "
-              f"simulated fps, the most an array using each DSP once per PL cycle can do (DSPs double-pumped at "
-              f"2x the PL clock, as the DPU's are, reach twice it)")
+    if est.array_peak_fps:
+        print(f"  array_peak  {est.array_peak_fps:8.2f}   op count at this accelerator's peak instead: "
+              f"{est.params['pe_peak_macs_per_cycle']:,} MAC/cycle x {cfg.accel['clock_mhz']} MHz "
+              f"= {est.array_peak_fps / est.fps:.1f}x the simulated fps")
     if est.resources:
         parts = []
         for k, name in (("dsp", "DSP"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36"), ("uram", "URAM")):
@@ -68,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"    {k:<16} {v:9.2f} ms  {100 * v / est.latency_ms:5.1f}%")
     gap = est.op_count_gap()
     if gap:
-        print(f"  vs the op count ({gap['op_count']:.2f} ms/frame of MACs at peak): the PL's engines run below peak "
-              f"+{gap['pl_below_peak']:.2f} ms, wait for DDR +{gap['pl_memory_stall']:.2f}, the PS "
+        print(f"  vs the op count ({gap['op_count']:.2f} ms/frame of MACs at the PL's peak): this array has "
+              f"{est.params['pe_peak_macs_per_cycle']:,} of those MAC/cycle +{gap['array_peak']:.2f} ms, its engines run "
+              f"below that +{gap['pl_below_peak']:.2f} ms, wait for DDR +{gap['pl_memory_stall']:.2f}, the PS "
               f"+{gap['ps_compute']:.2f}, cache maintenance +{gap['transfer']:.2f}, start/interrupt +{gap['sync']:.2f}; "
               f"overlapping frames gives back {-gap['pipelining']:.2f} ms/frame"
               + (f", the DDR takes back +{gap['ddr_bound']:.2f}" if gap["ddr_bound"] > 0 else ""))

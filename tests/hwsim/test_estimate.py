@@ -71,11 +71,16 @@ def test_fps_naive_fps_and_pipelining():
     assert e2.fps <= 1e3 / max(e2.busy_ms.values()) + 1e-9       # never faster than the busiest resource
     pe = cfg1.pe
     g = hand_plan().graph
-    assert e1.naive_fps == pytest.approx(pe.multipliers * 100e6 / g.total_macs())
-    # the ZU3EG's ceiling: 360 DSP48E2 x 2 INT8 MACs (WP486); packing the array keeps its peak MAC rate
-    assert e1.device_peak_fps == pytest.approx(720 * 100e6 / g.total_macs()) and e1.device_peak_fps > e1.naive_fps
+    assert e1.array_peak_fps == pytest.approx(pe.multipliers * 100e6 / g.total_macs())
+    # the op count at the PL's peak: 360 DSP48E2 x 2 INT8 MACs (WP486) x 2 (double-pumped, PG338)
+    assert e1.naive_fps == pytest.approx(1440 * 100e6 / g.total_macs()) and e1.naive_fps > e1.array_peak_fps
+    assert e1.params["device_peak_macs_per_cycle"] == 1440
+    # the device's peak does not depend on the array; packing the array keeps its peak MAC rate
     e3 = estimate_plan(hand_plan(), load("ultra96v1", overrides=["accel.macs_per_dsp=2"]))
-    assert e3.naive_fps == pytest.approx(e2.naive_fps) and e3.params["pe_dsps"] == pe.dsps - pe.pw_macs_per_cycle // 2
+    e4 = estimate_plan(hand_plan(), load("ultra96v1", overrides=["accel.ocp=4"]))
+    assert e4.naive_fps == pytest.approx(e1.naive_fps) and e4.array_peak_fps < e1.array_peak_fps
+    assert e3.array_peak_fps == pytest.approx(e2.array_peak_fps)
+    assert e3.params["pe_dsps"] == pe.dsps - pe.pw_macs_per_cycle // 2
     assert e3.fps == pytest.approx(e2.fps)            # same array shape, same cycles: only the DSP count changes
 
 
@@ -180,7 +185,8 @@ def test_op_count_gap_adds_up_to_latency_and_period():
     e = estimate("efficientnet_b4", input_size=256)
     gap = e.op_count_gap()
     assert gap["op_count"] == pytest.approx(1e3 / e.naive_fps)
-    steps = [gap[k] for k in ("op_count", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync")]
+    assert gap["op_count"] + gap["array_peak"] == pytest.approx(1e3 / e.array_peak_fps) and gap["array_peak"] > 0
+    steps = [gap[k] for k in ("op_count", "array_peak", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync")]
     assert math.fsum(steps) == pytest.approx(e.latency_ms, rel=1e-12)
     assert math.fsum(steps) + gap["pipelining"] + gap["ddr_bound"] == pytest.approx(e.period_ms, rel=1e-12)
     assert gap["pipelining"] <= 0 and gap["ddr_bound"] == 0 and e.to_json()["op_count_gap_ms"] == gap
@@ -202,7 +208,8 @@ def test_ddr_traffic_of_overlapping_frames_bounds_the_frame_rate():
     assert slower.ddr_share == 1 and slower.bottleneck == "DDR"
     gap = slower.op_count_gap()
     assert gap["ddr_bound"] == pytest.approx(slower.period_ms - slower.pipelined_ms) and gap["ddr_bound"] > 10
-    steps = ("op_count", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync", "pipelining", "ddr_bound")
+    steps = ("op_count", "array_peak", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync",
+             "pipelining", "ddr_bound")
     assert math.fsum(gap[k] for k in steps) == pytest.approx(slower.period_ms, rel=1e-12)
     # one frame at a time: nothing overlaps, the frame's own time already carries its traffic
     single = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5", "ps.pipeline_frames=1"])

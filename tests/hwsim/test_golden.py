@@ -52,13 +52,15 @@ def test_tile_cycles_are_pinned(tile, cycles):
 
 def test_the_founding_story():
     """EfficientNet-B4 at 256x256 on the Ultra96 at 100 MHz with SE blocks and the FC on the ARM
-    cores: measured 6 FPS on the board, single digits here.  The op count at this array's peak is
-    2.4x the simulated rate, not the team's 13x: their 80 fps assumed ~5x this array's peak
-    (test_study.test_array_at_the_assumed_peak simulates that array)."""
+    cores: measured 6 FPS on the board, single digits here.  The op count at the PL's peak (every
+    DSP48E2 packed and double-pumped: 1,440 MACs/cycle) is many times that, as the team's 80 was; at
+    this accelerator's own, smaller peak it is still more than twice."""
     e = estimate("efficientnet_b4", input_size=256, overrides=["accel.clock_mhz=100"], policy="naive")
     assert 1.0 <= e.fps < 10.0
     assert 1e3 / e.latency_ms < 10.0                    # also frame by frame, without pipelining
-    assert e.naive_fps > 2 * e.fps
+    assert e.naive_fps == pytest.approx(1440 * 100e6 / e.total_macs) and 60 < e.naive_fps < 80
+    assert e.naive_fps > 10 * e.fps
+    assert e.naive_fps > e.array_peak_fps > 2 * e.fps
     assert sum(1 for s in e.segments if s["device"] == "PS") == 33     # 32 SE blocks + the classifier
 
 

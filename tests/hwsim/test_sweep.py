@@ -61,7 +61,7 @@ class FakeEvaluator:
         compute = macs / (pe.multipliers * a["clock_mhz"] * 1e6) * 1e3
         ps = 0.0 if "maxpool" in a["pl_ops"] else 2.0
         lat = compute + ps + 1.0
-        return {"fps": 1e3 / lat, "latency_ms": lat, "naive_fps": 1e3 / (lat + 1.0),
+        return {"fps": 1e3 / lat, "latency_ms": lat, "naive_fps": 1e3 / (lat + 1.0), "array_peak_fps": 1e3 / compute,
                 "breakdown_ms": {"pl_compute": compute, "pl_memory_stall": 0.0, "ps_compute": ps,
                                  "transfer": 1.0, "sync": 0.0}}
 
@@ -171,7 +171,8 @@ def test_results_columns_and_pareto_outputs(tmp_path):
     spec = make(models=("netA", "netB"), policies=("naive", "optimized"))
     s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
     rows = read_csv(tmp_path / "results.csv")
-    assert list(rows[0]) == ["model", "policy", *spec.keys, "fps", "latency_ms", "naive_fps", "dsp", "lut", "ff",
+    assert list(rows[0]) == ["model", "policy", *spec.keys, "fps", "latency_ms", "naive_fps",
+                             "array_peak_fps", "dsp", "lut", "ff",
                              "bram36", "feasible", "pl_compute_ms", "pl_memory_stall_ms", "ps_compute_ms",
                              "transfer_ms", "sync_ms", "error"]
     assert len(rows) == s.points == 192
