@@ -137,4 +137,9 @@ def device_peak_macs_per_cycle(board: dict[str, Any]) -> int:
     ``DSP_CLOCK_MULTIPLE`` times the PL clock.  That is how Xilinx's own DPU reaches its peak on these
     parts.  Our RTL does not double-pump: at most half of it packed (``macs_per_dsp = 2``), a quarter
     unpacked."""
-    return int(board["dsp"]) * INT8_MACS_PER_DSP.get(str(board.get("family", "")), 1) * DSP_CLOCK_MULTIPLE
+    return int(board["dsp"]) * int8_macs_per_dsp(board) * DSP_CLOCK_MULTIPLE
+
+
+def int8_macs_per_dsp(board: dict[str, Any]) -> int:
+    """INT8 MACs one of the board's DSP slices packs per DSP clock (``INT8_MACS_PER_DSP``)."""
+    return INT8_MACS_PER_DSP.get(str(board.get("family", "")), 1)

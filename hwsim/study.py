@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from .config import Config, load
 from .estimate import BREAKDOWN, Estimate, estimate
-from .resources import DSP_CLOCK_MULTIPLE, accel_resources, device_fit, resource_source
+from .resources import DSP_CLOCK_MULTIPLE, accel_resources, device_fit, int8_macs_per_dsp, resource_source
 
 # (model, input size or None for native).  EfficientNet-B4 at 256x256 is the founding deployment.
 STUDY_MODELS: list[tuple[str, int | None]] = [
@@ -225,7 +225,7 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     L.append(f"## Why {_label(*FOCUS)} is slow on this board\n")
     gap = nv["op_count_gap_ms"]
     dev, board = nv["params"]["device_peak_macs_per_cycle"], cfg.board
-    per = dev // (board["dsp"] * DSP_CLOCK_MULTIPLE)
+    per = int8_macs_per_dsp(board)
     packing = f", each packing {per} INT8 MACs (Xilinx WP486)" if per > 1 else ""
     need = FOUNDING_ESTIMATE_FPS * nv["total_macs"] / (clock * 1e6)
     if FOUNDING_ESTIMATE_FPS > nv["naive_fps"]:

@@ -26,7 +26,7 @@ def _other(policy: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..estimate import BREAKDOWN, estimate
-    from ..resources import DSP_CLOCK_MULTIPLE, fmt_count
+    from ..resources import DSP_CLOCK_MULTIPLE, fmt_count, int8_macs_per_dsp
 
     cfg = load(args.board, args.accel, args.overrides)
     check_fit(cfg, args.overrides, args.no_fit_check)
@@ -43,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
           f"bottleneck {est.bottleneck} busy {est.busy_ms[est.bottleneck]:.1f} ms/frame")
     print(f"  latency     {est.latency_ms:8.2f} ms")
     if est.naive_fps:
-        dev, dsp = est.params["device_peak_macs_per_cycle"], cfg.board["dsp"]
-        pack = dev // (dsp * DSP_CLOCK_MULTIPLE)
+        dev, dsp, pack = est.params["device_peak_macs_per_cycle"], cfg.board["dsp"], int8_macs_per_dsp(cfg.board)
         how = f"{dsp:,} DSPs" + (f" x {pack} INT8 MACs packed" if pack > 1 else "") + \
             f" x {DSP_CLOCK_MULTIPLE} double-pumped, as the DPU's"
         print(f"  naive_fps   {est.naive_fps:8.2f}   op count: {est.total_macs / 1e9:.2f} GMAC at the "
