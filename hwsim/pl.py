@@ -4,7 +4,7 @@ Tiling (one layer -> an ordered list of ``TileSpec`` with the bytes each tile lo
 
 - Activation buffers are double-buffered: a tile's input activations must fit half of
   ``accel.ibuf_kib`` and its outputs half of ``accel.obuf_kib``; the engine limits are
-  ``rtl.cycles.check_tile`` (weight-buffer reduction depth, depthwise kernels, line-buffer width).
+  ``rtl.contract.check_tile`` (weight-buffer reduction depth, depthwise kernels, line-buffer width).
 - CONV (and FC as a 1x1 conv): output row bands (full width when a band of input rows fits, else
   column strips), and output-channel chunks (multiples of ``ocp``) when the band's outputs do not
   fit.  Loop order: strip, band, chunk; a band's input stays resident while its chunks run, so
@@ -20,7 +20,7 @@ Tiling (one layer -> an ordered list of ``TileSpec`` with the bytes each tile lo
   per-channel factors.
 - Loads are the exact input rows/columns the tile reads (halo included, padding excluded) plus
   the parameter bytes the RTL streams: CONV the activation LUT, weights and requantisation
-  parameters (see the constants below); depthwise-engine modes ``rtl.golden_dw.param_bytes`` (the
+  parameters (see the constants below); depthwise-engine modes ``rtl.contract.param_bytes`` (the
   LUT where the mode post-processes, SCALE/ADD's per-tensor header, one block per channel group).
 
 Schedule (``schedule``): tile ``i`` computes for ``tile_cycles`` while the data mover reads tile
@@ -40,22 +40,16 @@ import numpy as np
 
 from mapper.ir import DATA_MOVEMENT, Graph, Node, Op, kernel_size, pads, strides
 from mapper.passes import is_depthwise
+from rtl.contract import CONV_QREC_BYTES, LUT_ENTRIES, group_lanes, param_bytes
 from rtl.cycles import tile_cycles
-from rtl.golden_dw import group_lanes, param_bytes
 from rtl.params import Mode, ParamError, PEArrayParams, TileSpec
 
 from .errors import HwsimError
 from .memory import MemoryModel
 
-# Parameter bytes a tile streams ahead of its activations (the RTL's input-stream layout):
-LUT_BYTES = 256              # the 256-entry activation LUT, once per tile (rtl/golden_pw.py lut_block)
-CONV_QPARAM_BYTES = 8        # per output channel: int32 bias, uint16 mult, uint8 shift, pad (rtl/golden_pw.py qparam_block)
-
-
-def _dw_param_bytes(p: PEArrayParams, mode: Mode, channels: int) -> int:
-    """Depthwise-engine parameter bytes of a tile: LUT / header and one block per channel group
-    (rtl/golden_dw.py param_bytes)."""
-    return param_bytes(p, mode, channels)
+# Parameter bytes a CONV tile streams ahead of its activations (the RTL contract, rtl.contract):
+LUT_BYTES = LUT_ENTRIES                  # the 256-entry activation LUT, once per tile
+CONV_QPARAM_BYTES = CONV_QREC_BYTES      # per output channel: int32 bias, uint16 mult, uint8 shift, pad
 
 
 # A tile as (mode, cin, cout, h, w, k, stride, pad): the TileSpec fields, hashable and cheap to build.
@@ -267,7 +261,7 @@ class Tiler:
                     h_t = max(1, (oh - 1) * s + k - 2 * p)
                     w_t = max(1, (ow - 1) * s + k - 2 * p)
                     specs.append((mode, c, c, h_t, w_t, k, s, p))
-                    load.append(irows * icols * c + _dw_param_bytes(pe, mode, c))
+                    load.append(irows * icols * c + param_bytes(pe, mode, c))
                     store.append(oh * ow * c)
         return LayerTiles(mode, specs, load, store)
 
@@ -278,7 +272,7 @@ class Tiler:
         cg = min(C, max(dwc, self.half_in // (H * W) // dwc * dwc))
         chunks = _chunks(C, cg)
         return LayerTiles(Mode.GAP, [(Mode.GAP, c, c, H, W, 1, 1, 0) for c in chunks],
-                          [H * W * c + _dw_param_bytes(self.pe, Mode.GAP, c) for c in chunks],
+                          [H * W * c + param_bytes(self.pe, Mode.GAP, c) for c in chunks],
                           list(chunks))
 
     def _elementwise(self, g: Graph, n: Node, mode: Mode) -> LayerTiles:
@@ -299,7 +293,7 @@ class Tiler:
         for c in _chunks(C, cc):
             for oh in _chunks(H, th):
                 specs.append((mode, c, c, oh, W, 1, 1, 0))
-                load.append(operands * oh * W * c + _dw_param_bytes(self.pe, mode, c))
+                load.append(operands * oh * W * c + param_bytes(self.pe, mode, c))
                 store.append(oh * W * c)
         return LayerTiles(mode, specs, load, store)
 
