@@ -13,18 +13,16 @@ import json
 import os
 import sys
 
-from .errors import HwsimError
+from .errors import UserError
 
 COMMANDS = ["zoo", "map", "estimate", "compare", "rtl", "synth", "rtl_check", "study", "sweep"]
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    from mapper.ir import IRError
+    """What the CLI reports as one line: ``UserError``, the root every user-facing error subclasses
+    (``rtl.errors``).  ``mapper.onnx_import.OnnxImportError`` is listed until it subclasses it too."""
     from mapper.onnx_import import OnnxImportError
-    from mapper.zoo import ZooError
-    from rtl.params import ParamError
-    from .config import ConfigError
-    return (HwsimError, IRError, ParamError, ConfigError, OnnxImportError, ZooError)
+    return (UserError,) if issubclass(OnnxImportError, UserError) else (UserError, OnnxImportError)
 
 
 def add_target_args(p: argparse.ArgumentParser, *, policy: bool = True, input_size: bool = True) -> None:
@@ -47,21 +45,9 @@ def add_fit_arg(p: argparse.ArgumentParser) -> None:
 
 
 def check_fit(cfg, overrides: list[str], allow: bool = False) -> None:
-    """A one-line error when the configured accelerator does not fit the board's device (resources
-    from ``hwsim.resources.accel_resources``, the rule ``board.max_util``), unless ``allow``."""
-    if allow:
-        return
-    from .resources import accel_resources, dsp_usage, fitting_dsp_usage, fmt_count, misfit, uses_published
-    why = misfit(cfg.board, accel_resources(cfg))
-    if why:
-        changed = [o.strip() for o in overrides if o.strip().startswith("accel.")]
-        where = f" with {', '.join(changed)}" if changed else ""
-        src = f"published utilisation, {dsp_usage(cfg)} DSP usage" if uses_published(cfg) else "resource estimate"
-        other = fitting_dsp_usage(cfg)
-        hint = (f"; its {other[0]} DSP usage build fits ({fmt_count(other[1]['dsp'])} DSP): "
-                f"--set accel.dsp_usage={other[0]}" if other else "")
-        raise HwsimError(f"accelerator {cfg.accel_name!r}{where} does not fit the {cfg.board['device']} of "
-                         f"{cfg.board_name!r}: {why} ({src}){hint}; pass --no-fit-check to simulate it anyway")
+    """The library's fit check (``hwsim.fitcheck.check_fit``), for the commands that take ``--no-fit-check``."""
+    from .fitcheck import check_fit as check
+    check(cfg, overrides, allow)
 
 
 def print_json(obj) -> None:

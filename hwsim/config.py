@@ -21,10 +21,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rtl.errors import UserError
 from rtl.params import ParamError, PEArrayParams
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """Unknown board/accelerator, malformed file or malformed override."""
 
 

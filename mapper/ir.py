@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable, Iterator
 
+from rtl.errors import UserError
 
-class IRError(ValueError):
+
+class IRError(UserError, ValueError):
     """A graph that cannot be built or shape-inferred (the message names the node)."""
 
 

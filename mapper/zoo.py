@@ -31,10 +31,12 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from rtl.errors import UserError
+
 from .ir import Graph, IRError, Op
 
 
-class ZooError(ValueError):
+class ZooError(UserError, ValueError):
     """An unknown model name or an option the model does not take (one-line message)."""
 
 
