@@ -31,7 +31,7 @@ from mapper.plan import Plan
 from .config import Config, load
 from .errors import HwsimError
 from .memory import MemoryModel, _num, ddr_footprint
-from .pl import PLLayer, Tiler, simulate_segment
+from .pl import PLLayer, Tiler, pl_check, simulate_segment
 from .resources import accel_resources, device_peak_macs_per_cycle, misfit, resource_source
 from .ps import PSModel, PSOp
 from .timeline import Event, busy, pipeline_period, place, stages
@@ -268,14 +268,29 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
 
 def estimate(model: str, *, board: str | None = None, accel: str | None = None,
              overrides: list[str] | tuple[str, ...] = (), input_size: int | None = None,
-             policy: str = "naive", cfg: Config | None = None) -> Estimate:
-    """Load ``model`` (zoo name or ONNX path), partition it for the accelerator, simulate a frame."""
+             policy: str = "naive", cfg: Config | None = None, fit_check: bool = False) -> Estimate:
+    """Load ``model`` (zoo name or ONNX path), partition it for the accelerator, simulate a frame.
+
+    ``fit_check``: first refuse an accelerator that does not fit the board's device, exactly as
+    ``hwsim estimate`` does unless ``--no-fit-check`` (``hwsim.fitcheck.check_fit``; ``overrides``
+    name the changed fields in its message).  Off by default: the study's what-if rows simulate an
+    array that does not fit, on purpose."""
     from mapper.models import load_model
-    from mapper.partition import POLICIES, partition
+    from mapper.partition import POLICIES
     if policy not in POLICIES:
         raise HwsimError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
     if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1):
         raise HwsimError(f"--input-size must be a positive integer, not {input_size!r}")
     cfg = cfg or load(board, accel, overrides)
+    if fit_check:
+        from .fitcheck import check_fit
+        check_fit(cfg, list(overrides))
     graph = load_model(model, input_size)
-    return estimate_plan(partition(graph, cfg.accel, policy), cfg)
+    return estimate_plan(plan_model(graph, cfg, policy), cfg)
+
+
+def plan_model(graph, cfg: Config, policy: str = "naive") -> Plan:
+    """The plan the cycle model can run: ``mapper.partition.partition`` with the tiler's and
+    ``check_tile``'s answer to "can the PL run this node" (``hwsim.pl.pl_check``)."""
+    from mapper.partition import partition
+    return partition(graph, cfg.accel, policy, pl_check=pl_check(cfg.pe, cfg.accel))

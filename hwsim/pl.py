@@ -298,6 +298,29 @@ class Tiler:
         return LayerTiles(mode, specs, load, store)
 
 
+def pl_check(pe: PEArrayParams, accel: dict[str, Any]):
+    """``mapper.partition.partition``'s ``pl_check``: why the PL cannot run a node, or None -- the
+    tiler's and ``rtl.contract.check_tile``'s refusal of it (the same checks ``simulate_layer``
+    would abort on), so the partitioner and the cycle model give one answer."""
+    tiler: list[Tiler] = []
+
+    def check(g: Graph, n: Node) -> str | None:
+        try:
+            if not tiler:
+                tiler.append(Tiler(pe, accel))
+            t = tiler[0].tile(g, n)
+            for spec in (t.specs if t is not None else ()):
+                _cycles(pe, spec)            # check_tile (the result is cached for the estimate)
+        except (HwsimError, ParamError) as e:
+            msg = str(e)
+            for prefix in (f"node {n.name!r}: ", f"node {n.name!r} ({n.op}) "):
+                if msg.startswith(prefix):
+                    msg = msg[len(prefix):]
+            return msg
+        return None
+    return check
+
+
 def schedule(compute: np.ndarray, load: np.ndarray, store: np.ndarray, mem: MemoryModel) -> int:
     """Total PL cycles of one layer's tiles under double buffering (see the module docstring)."""
     compute = np.asarray(compute, dtype=np.int64)

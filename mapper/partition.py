@@ -8,8 +8,11 @@ table (``hwsim.config.Config.accel``), and returns a ``mapper.plan.Plan``:
   accelerator's ``pl_fused`` activations, canonical global pools) and its squeeze-and-excitation
   blocks are recognised (``find_se_blocks``).
 - An op runs on the PL iff its kind is in ``accel["pl_ops"]`` and it fits the engine's limits
-  (kernel, stride, channels, line-buffer width, weight buffer); every other op runs on the PS with
-  a one-line reason.  A 1x1 conv on a 1x1 map is an FC for this purpose.  Data-movement ops
+  (kernel, stride, channels, line-buffer width, weight buffer) and, when the caller passes one,
+  ``pl_check(graph, node)`` accepts it (``hwsim`` passes its tiler and ``rtl.contract.check_tile``,
+  so the op the cycle model cannot tile, e.g. a 1x7 conv, goes to the PS with the tiler's refusal
+  as its reason instead of aborting the estimate); every other op runs on the PS with a one-line
+  reason.  A 1x1 conv on a 1x1 map is an FC for this purpose.  Data-movement ops
   (concat, split, shuffle, reshape, flatten, dropout, transpose) ride with their producer.
 - Policy ``naive`` (the founding deployment): every SE block runs whole on the PS, so the block's
   feature map crosses PL->PS and the scaled map crosses PS->PL.  Policy ``optimized``: the SE's
@@ -26,7 +29,7 @@ table (``hwsim.config.Config.accel``), and returns a ``mapper.plan.Plan``:
 from __future__ import annotations
 
 from math import ceil
-from typing import Any
+from typing import Any, Callable
 
 from rtl.params import ParamError, PEArrayParams
 
@@ -44,6 +47,11 @@ _WINDOWED = (Op.DWCONV, Op.MAXPOOL, Op.AVGPOOL)   # ops on the depthwise engine'
 # (hwsim sweep does, per worker).  Keep in step with _accel_limits / pl_reason / prepare below.
 ACCEL_FIELDS = ("pl_ops", "pl_fused", "max_kernel", "dw_kernels", "max_width", "max_channels",
                 "wbuf_depth", "icp")
+
+
+# Why the PL cannot run a node that passed pl_reason, or None: the caller's own answer (hwsim's
+# tiler and rtl.contract.check_tile), so the mapper needs no import of the cycle model.
+PLCheck = Callable[[Graph, Node], "str | None"]
 
 
 class PartitionError(IRError):
@@ -114,7 +122,7 @@ def pl_reason(g: Graph, n: Node, pe: PEArrayParams, pl_ops: frozenset[Op], max_k
 
 
 def _place(g: Graph, se_blocks: list[SEBlock], policy: str, pe: PEArrayParams, pl_ops: frozenset[Op],
-           max_kernel: int) -> tuple[dict[str, Device], dict[str, str]]:
+           max_kernel: int, pl_check: PLCheck | None = None) -> tuple[dict[str, Device], dict[str, str]]:
     """Node -> device, and node -> reason for every PS node."""
     forced: dict[str, tuple[Device, str]] = {}
     for b in se_blocks:
@@ -142,7 +150,7 @@ def _place(g: Graph, se_blocks: list[SEBlock], policy: str, pe: PEArrayParams, p
             dev = device[src.name] if src is not None else "PS"   # the frame itself sits on the PS
             why = "data movement with its producer" if dev == "PS" else ""
         else:
-            r = pl_reason(g, n, pe, pl_ops, max_kernel)
+            r = pl_reason(g, n, pe, pl_ops, max_kernel) or (pl_check(g, n) if pl_check else None)
             dev, why = ("PS", r) if r else ("PL", "")
         device[n.name] = dev
         if dev == "PS":
@@ -207,14 +215,15 @@ def _check(g: Graph, segs: list[Segment], transfers: list[Transfer]) -> None:
             raise PartitionError(f"internal: transfer of {tr.tensor!r} runs backwards ({tr.src} -> {tr.dst})")
 
 
-def partition(graph: Graph, accel: dict[str, Any], policy: str = "naive") -> Plan:
-    """Place ``graph`` on the PL/PS of an accelerator described by ``accel`` (see the module doc)."""
+def partition(graph: Graph, accel: dict[str, Any], policy: str = "naive", pl_check: PLCheck | None = None) -> Plan:
+    """Place ``graph`` on the PL/PS of an accelerator described by ``accel`` (see the module doc);
+    ``pl_check(graph, node)`` is the caller's last word on a node the PL limits accept."""
     if policy not in POLICIES:
         raise PartitionError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
     pe, pl_ops, max_kernel = _accel_limits(accel)
     g = prepare(graph, accel.get("pl_fused", []))
     se_blocks = find_se_blocks(g)
-    device, reasons = _place(g, se_blocks, policy, pe, pl_ops, max_kernel)
+    device, reasons = _place(g, se_blocks, policy, pe, pl_ops, max_kernel, pl_check)
     segs = _segments(g, device, reasons)
     transfers = _transfers(g, segs)
     _check(g, segs, transfers)

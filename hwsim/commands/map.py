@@ -24,13 +24,13 @@ def _mb(n: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from mapper.models import load_model
-    from mapper.partition import partition
 
     from ..config import load
+    from ..estimate import plan_model
 
     cfg = load(args.board, args.accel, args.overrides)
     graph = load_model(args.model, args.input_size)
-    plan = partition(graph, cfg.accel, args.policy)
+    plan = plan_model(graph, cfg, args.policy)
     size = graph.shape(graph.inputs[0])[-1]
     if args.json:
         print_json({**plan.to_json(), "board": cfg.board_name, "accel": cfg.accel_name, "input_size": size,
