@@ -20,3 +20,8 @@ class UserError(Exception):
 
 class HwsimError(UserError):
     """A user-facing problem with the input or the environment; the message names it."""
+
+
+def missing_extra(what: str, extra: str = "rtl") -> HwsimError:
+    """The error for a command whose optional dependencies (a ``pyproject.toml`` extra) are absent."""
+    return HwsimError(f"{what} is not installed: pip install 'zynq-codesign-sim[{extra}]'")

@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from amaranth.sim import Simulator
+from .errors import HwsimError, missing_extra
 
-from .errors import HwsimError
+try:
+    from amaranth.sim import Simulator
+except ImportError:
+    raise missing_extra("Amaranth (the RTL simulator runners)") from None
 
 from .cache import cache_dir, generator_hash
 from .emit import TOP, params_hash, write_verilog
@@ -183,7 +186,10 @@ def build_dir(p: PEArrayParams, sim: str) -> Path:
 def _runner(p: PEArrayParams, sim: str, bdir: Path, compile: bool):
     """A cocotb runner set up for the build in ``bdir``; ``compile=False`` reuses the compiled model
     (cocotb's ``Runner.test`` needs the state ``Runner.build`` leaves, so build runs with no commands)."""
-    from cocotb_tools.runner import get_runner
+    try:
+        from cocotb_tools.runner import get_runner
+    except ImportError:
+        raise missing_extra("cocotb") from None
     runner = get_runner(sim)
     if not compile:
         runner._build_command = lambda: []

@@ -115,3 +115,15 @@ def test_rtl_contract_imports_neither_numpy_nor_amaranth():
     code = "import sys, rtl.contract, rtl.cycles; print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'amaranth'}))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_the_rtl_extra_hwsim_rtl_is_a_one_line_error(tmp_path):
+    """``pip install .`` has no Amaranth (pyproject's [rtl] extra): the generator says what to install."""
+    code = ("import sys\n"
+            "for m in ('amaranth', 'amaranth.back', 'amaranth.hdl', 'amaranth.sim'): sys.modules[m] = None\n"
+            "from hwsim.cli import main\n"
+            f"sys.exit(main(['rtl', '--out', {str(tmp_path / 'v')!r}]))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == ("hwsim: error: Amaranth (the Verilog generator) is not installed: "
+                        "pip install 'zynq-codesign-sim[rtl]'\n")
