@@ -181,3 +181,15 @@ def test_a_frame_that_does_not_fit_the_ddr_is_a_one_line_error(capsys):
     assert rc == 0
     rc, out, err = run(capsys, "estimate", "efficientnet_b4", "--input-size", "8000")
     assert rc == 2 and "more than the 2 GiB of ultra96v1 (ddr.capacity_gib)" in err
+
+
+def test_the_library_refuses_what_the_cli_refuses():
+    """estimate(fit_check=True) is the check `hwsim estimate` applies, with its message; off, the
+    estimate runs and carries the misfit (what --no-fit-check does)."""
+    from hwsim.errors import HwsimError
+    over = ["accel.icp=64", "accel.ocp=64"]
+    with pytest.raises(HwsimError, match=r"accelerator 'ultra96v1_default' with accel.icp=64, accel.ocp=64 does "
+                                         r"not fit the ZU3EG of 'ultra96v1': dsp 16,640 > 306 \(85% of 360\)"):
+        estimate("mobilenet_v1", overrides=over, fit_check=True)
+    assert estimate("mobilenet_v1", overrides=over).misfit.startswith("dsp 16,640 > 306")
+    assert estimate("mobilenet_v1", fit_check=True).misfit == ""

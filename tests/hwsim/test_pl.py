@@ -4,7 +4,7 @@ import pytest
 from hwsim.config import load
 from hwsim.errors import HwsimError
 from hwsim.memory import MemoryModel
-from hwsim.pl import CONV_QPARAM_BYTES, LUT_BYTES, Tiler, schedule, simulate_layer
+from hwsim.pl import Tiler, schedule, simulate_layer
 from mapper.ir import Graph
 from rtl.cycles import tile_cycles
 from rtl.params import Mode, PEArrayParams, TileSpec
@@ -61,6 +61,19 @@ def test_stalls_grow_with_memory_time_when_memory_bound():
 
 # ---- tiling ----------------------------------------------------------------------------------------
 
+# Parameter bytes a CONV tile streams, by hand (rtl.golden_pw's stream layout): the activation LUT is
+# 256 INT8 entries; each output channel's quantisation record is an int32 bias, a uint16 mult, a
+# uint8 shift and one zero byte.
+LUT = 256
+QREC = 4 + 2 + 1 + 1
+
+
+def test_the_hand_counted_parameter_bytes_are_what_the_golden_packer_streams():
+    from rtl.golden_pw import lut_block, qparam_block
+    assert len(lut_block(None, 1)) == LUT                                  # 1-byte beats: one per byte
+    assert len(qparam_block(np.zeros(16), np.ones(16), np.zeros(16), 1)) == 16 * QREC
+
+
 def conv_graph(cin=16, cout=16, hw=8, k=1, stride=1, pad=0) -> Graph:
     g = Graph("t", (1, cin, hw, hw))
     g.add("conv", "input", "c", cout=cout, k=k, stride=stride, pad=pad)
@@ -72,7 +85,7 @@ def test_small_conv_is_one_tile_with_exact_bytes_and_rtl_cycles():
     t = Tiler(PE, accel()).tile(g, g.node("c"))
     assert t.mode == Mode.CONV
     assert t.specs == [(Mode.CONV, 16, 16, 8, 8, 1, 1, 0)]
-    assert t.load == [8 * 8 * 16 + 16 * (16 + CONV_QPARAM_BYTES) + LUT_BYTES]
+    assert t.load == [8 * 8 * 16 + 16 * (16 + QREC) + LUT]
     assert t.store == [8 * 8 * 16]
     layer = simulate_layer(g, g.node("c"), Tiler(PE, accel()), unit_memory())
     assert layer.compute_cycles == tile_cycles(PE, TileSpec(Mode.CONV, 16, 16, 8, 8, 1))
@@ -88,7 +101,7 @@ def test_conv_bands_with_halo_fit_the_input_buffer():
     t = tiler.tile(g, g.node("c"))
     assert all(s[3] == 2 and s[4] == 32 for s in t.specs)          # 2 output rows, full width
     assert len(t.specs) == 16
-    w = 64 * (64 * 9 + CONV_QPARAM_BYTES) + LUT_BYTES
+    w = 64 * (64 * 9 + QREC) + LUT
     inputs = [l - w for l in t.load]
     assert max(inputs) <= tiler.half_in
     # edge bands read 3 rows (padding is not loaded), inner bands 4
@@ -104,7 +117,7 @@ def test_conv_output_channels_are_chunked_when_outputs_do_not_fit():
     assert all(sto <= tiler.half_out for sto in t.store)
     assert sum(s[2] * s[3] * s[4] for s in t.specs) == 256 * 16 * 16
     # the band's input is loaded with its first chunk only; later chunks load weights only
-    chunk_w = [s[2] * (32 + CONV_QPARAM_BYTES) + LUT_BYTES for s in t.specs]
+    chunk_w = [s[2] * (32 + QREC) + LUT for s in t.specs]
     assert sum(l - w for l, w in zip(t.load, chunk_w)) == 32 * 16 * 16
 
 
