@@ -57,9 +57,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 
-from .contract import (BIAS_WIDTH, DW_LATENCY, DW_PIPE_STAGES, EW_LATENCY, EW_SHIFT_WIDTH, MULT_WIDTH, RQ_BYTES,
-                       SHIFT_WIDTH, block_beats, gap_chunks, header_beats, lut_beats, lut_word_bytes,
-                       shadow_beats)
+from .contract import (BIAS_WIDTH, CFG_BITS, DW_LATENCY, DW_PIPE_STAGES, EW_LATENCY, EW_SHIFT_WIDTH,
+                       MULT_WIDTH, RQ_BYTES, SHIFT_WIDTH, block_beats, gap_chunks, header_beats, lut_beats,
+                       lut_word_bytes, shadow_beats)
 from .layout import engine_signature
 from .params import Mode, ParamError, PEArrayParams
 from .postproc import PostProc
@@ -101,15 +101,15 @@ class DepthwiseEngine(wiring.Component):
         m.submodules.pp = pp = PostProc(d, p.acc_width, lw)
 
         # ---- configuration, latched at start (SCALE/GAP/ADD run as a 1x1 window, stride 1, no pad)
-        mode = Signal(3)
-        cin = Signal(13)
-        h = Signal(12)
-        w = Signal(12)
-        k = Signal(3)
-        stride = Signal(2)
-        pad = Signal(2)
-        clamp_lo = Signal(signed(8))
-        clamp_hi = Signal(signed(8))
+        mode = Signal(CFG_BITS["mode"])
+        cin = Signal(CFG_BITS["cin"])
+        h = Signal(CFG_BITS["h"])
+        w = Signal(CFG_BITS["w"])
+        k = Signal(CFG_BITS["k"])
+        stride = Signal(CFG_BITS["stride"])
+        pad = Signal(CFG_BITS["pad"])
+        clamp_lo = Signal(signed(CFG_BITS["clamp_lo"]))
+        clamp_hi = Signal(signed(CFG_BITS["clamp_hi"]))
         lut_en = Signal()
         oh = Signal(13)
         ow = Signal(13)

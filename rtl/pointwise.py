@@ -46,7 +46,7 @@ from amaranth.lib.memory import Memory
 
 from .layout import engine_signature
 from .params import PEArrayParams
-from .contract import BIAS_WIDTH, CONV_QREC_BYTES, MULT_WIDTH, SHIFT_WIDTH, lut_beats, lut_word_bytes
+from .contract import BIAS_WIDTH, CFG_BITS, CONV_QREC_BYTES, MULT_WIDTH, SHIFT_WIDTH, lut_beats, lut_word_bytes
 from .postproc import PostProc, mul_shift_add
 
 QREC = CONV_QREC_BYTES          # bytes per channel quantisation record (rtl.contract)
@@ -99,9 +99,9 @@ class PointwiseArray(wiring.Component):
         kk = mul_shift_add(self.cfg.k, self.cfg.k, 3)
         r_total = Signal(range(49 * 8191 + 1))           # R = k*k*cin
         n_total = Signal(range(4095 * 4095 + 1))         # N = h*w
-        cout = Signal(13)
-        clamp_lo = Signal(signed(8))
-        clamp_hi = Signal(signed(8))
+        cout = Signal(CFG_BITS["cout"])
+        clamp_lo = Signal(signed(CFG_BITS["clamp_lo"]))
+        clamp_hi = Signal(signed(CFG_BITS["clamp_hi"]))
         lut_en = Signal()
 
         # ---- counters

@@ -135,7 +135,8 @@ def test_the_applications_do_not_import_the_cli():
 
 
 def test_rtl_contract_imports_neither_numpy_nor_amaranth():
-    code = "import sys, rtl.contract, rtl.cycles; print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'amaranth'}))"
+    code = ("import sys, rtl.contract, rtl.cycles; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'amaranth'}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
