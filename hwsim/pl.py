@@ -309,7 +309,7 @@ def pl_check(pe: PEArrayParams, accel: dict[str, Any]):
             if not tiler:
                 tiler.append(Tiler(pe, accel))
             t = tiler[0].tile(g, n)
-            for spec in (t.specs if t is not None else ()):
+            for spec in (dict.fromkeys(t.specs) if t is not None else ()):
                 _cycles(pe, spec)            # check_tile (the result is cached for the estimate)
         except (HwsimError, ParamError) as e:
             msg = str(e)
