@@ -1,0 +1,127 @@
+"""Pass-throughs and quantisers: Identity, Cast, CastLike on feature maps; ONNX
+``QuantizeLinear`` / ``DequantizeLinear`` (QDQ graphs, as ``onnxruntime.quantization`` writes
+them) and QONNX ``Quant`` / ``BipolarQuant`` / ``Trunc`` (as Brevitas exports for FINN).
+
+Quantisers carry no arithmetic the accelerator model counts: the PL array is INT8 throughout and
+the cycle model already prices every layer at 8 bits.  What they tell is the precision, and the
+array computes exactly one: 8-bit weights and activations into 32-bit accumulators.  So an 8-bit
+quantiser (and a 32-bit bias, which the accumulators hold) imports as today, and any other width
+(binary, 4-bit, 16-bit, float8) is a one-line ``OnnxImportError`` naming the node and the width.
+Not a PS fallback: the ARM cores' rate in ``hwsim.ps`` is an INT8/FP32 NEON rate, and no measured
+rate for sub-byte or 16-bit kernels backs a number, so moving such a layer would print an estimate
+of a design nobody described.  The bit widths read are in ``graph.meta["quantisation"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto
+
+from .core import Importer, Weight, handles
+
+BITS = {TensorProto.INT8: 8, TensorProto.UINT8: 8, TensorProto.INT16: 16, TensorProto.UINT16: 16,
+        TensorProto.INT32: 32, TensorProto.UINT32: 32}
+for _t in ("INT4", "UINT4"):
+    if hasattr(TensorProto, _t):
+        BITS[getattr(TensorProto, _t)] = 4
+for _t in ("INT2", "UINT2"):
+    if hasattr(TensorProto, _t):
+        BITS[getattr(TensorProto, _t)] = 2
+ARRAY_BITS = 8          # rtl/: INT8 multipliers, 32-bit accumulators
+BIAS_BITS = 32
+_BIAS_INPUT = {"Conv": 2, "Gemm": 2, "ConvTranspose": 2}
+
+
+def _alias(imp: Importer, node: onnx.NodeProto) -> None:
+    imp.rt[node.output[0]] = imp.runtime(node, node.input[0])
+
+
+@handles("Identity", "Cast", "CastLike")
+def pass_through(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+    _alias(imp, node)
+
+
+def _is_bias(imp: Importer, name: str) -> bool:
+    users = imp.consumers.get(name, [])
+    return bool(users) and all(_BIAS_INPUT.get(n.op_type) is not None and len(n.input) > _BIAS_INPUT[n.op_type]
+                               and n.input[_BIAS_INPUT[n.op_type]] == name for n in users)
+
+
+def _type_bits(imp: Importer, node: onnx.NodeProto, t: int) -> int:
+    if t not in BITS:
+        raise imp.at(node, f"quantised type {onnx.TensorProto.DataType.Name(t)} is not an integer the "
+                           f"INT8 array computes")
+    return BITS[t]
+
+
+def check_bits(imp: Importer, node: onnx.NodeProto, bits: int, fmt: str) -> None:
+    """Record ``bits`` for ``node``'s output; refuse a width the INT8 array cannot run."""
+    out = node.output[0]
+    if bits == BIAS_BITS and _is_bias(imp, out):
+        pass                                    # a bias, added in the 32-bit accumulators
+    elif bits != ARRAY_BITS:
+        what = "weights" if imp.is_const(node.input[0]) else "activations"
+        raise imp.at(node, f"{bits}-bit {what}: the PL's INT8 array computes {ARRAY_BITS}-bit weights and "
+                           f"activations only; requantise the model to {ARRAY_BITS} bits")
+    imp.bits[out] = bits
+    imp.quant_formats.add(fmt)
+
+
+def _const_or_alias(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+    if imp.is_const(node.input[0]):
+        imp._fold_by_shape(node, a)           # a quantised weight: its shape is what counts
+    else:
+        _alias(imp, node)
+
+
+@handles("QuantizeLinear")
+def quantize_linear(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+    zp = node.input[2] if len(node.input) > 2 else ""
+    t = int(a.get("output_dtype") or 0) or (imp.const_dtype(zp) if zp and imp.resolve(zp) else TensorProto.UINT8)
+    check_bits(imp, node, _type_bits(imp, node, t), "qdq")
+    _const_or_alias(imp, node, a)
+
+
+@handles("DequantizeLinear")
+def dequantize_linear(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+    x = node.input[0]
+    zp = node.input[2] if len(node.input) > 2 else ""
+    if imp.is_const(x):
+        t = imp.const_dtype(x)
+        bits = _type_bits(imp, node, t)
+    elif zp and imp.resolve(zp):
+        bits = _type_bits(imp, node, imp.const_dtype(zp))
+    else:
+        bits = imp.bits.get(x, ARRAY_BITS)
+    check_bits(imp, node, bits, "qdq")
+    _const_or_alias(imp, node, a)
+
+
+def _qonnx_bits(imp: Importer, node: onnx.NodeProto, i: int) -> int:
+    v = np.asarray(imp.const_in(node, i)).reshape(-1)
+    if v.size != 1 or not float(v[0]).is_integer() or v[0] < 1:
+        raise imp.at(node, f"bit width {v.tolist()} is not one positive integer")
+    return int(v[0])
+
+
+@handles("qonnx.Quant")
+def qonnx_quant(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+    check_bits(imp, node, _qonnx_bits(imp, node, 3), "qonnx")
+    _const_or_alias(imp, node, a)
+
+
+@handles("qonnx.BipolarQuant")
+def qonnx_bipolar(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+    check_bits(imp, node, 1, "qonnx")
+
+
+@handles("qonnx.Trunc")
+def qonnx_trunc(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+    check_bits(imp, node, _qonnx_bits(imp, node, 4), "qonnx")
+    _alias(imp, node)
+
+
+__all__ = ["ARRAY_BITS", "BITS", "Weight", "check_bits"]
