@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from ..ir import Graph, IRError, Node, Op
+from ..models import describe_non_file
 from ..passes import recognise_hard_activations, recognise_swish
 
 OPSET_MIN = 7                                   # the oldest opset the importer is tested at
@@ -69,31 +69,6 @@ class Weight:
 
     def __init__(self, shape: tuple[int, ...], dtype: int, why: str):
         self.shape, self.dtype, self.why = tuple(int(d) for d in shape), dtype, why
-
-
-def _kind_of(p: Path) -> str | None:
-    """What ``p`` is when it is not a regular file (a directory, a character device, ...)."""
-    try:
-        mode = p.stat().st_mode
-    except OSError:
-        return None
-    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return what
-    return None if stat.S_ISREG(mode) else "not a regular file"
-
-
-def describe_non_file(p: Path) -> str | None:
-    """``None`` for a regular file; else a phrase saying what ``p`` is ("does not exist", ...)."""
-    if not p.exists():
-        return "does not exist"
-    what = _kind_of(p)
-    if what is None:
-        return None
-    extra = " (/dev/null reads as empty)" if str(p) == os.devnull else ""
-    return f"is {what}, not an ONNX file{extra}"
 
 
 def load(path: str | os.PathLike, input_size: int | None = None) -> Graph:
@@ -326,21 +301,27 @@ class Importer:
 
     def _weight_inputs(self) -> None:
         """Graph inputs after the image that only feed layer parameters (``export_params=False``)
-        become constants known by their declared shape; unread ones are ignored."""
-        def only_params(name: str, depth: int = 0) -> bool:
+        become constants known by their declared shape; unread ones are ignored.  A parameter is
+        a Conv / Gemm / MatMul / BatchNormalization input after the first, possibly through
+        re-typings (Identity, Cast, Transpose, quantisers), or a vector (a bias) added to a layer."""
+        def only_params(name: str, rank: int, depth: int = 0) -> bool:
             users = self.consumers.get(name, [])
             for n in users:
                 ok = any(n.input[i] == name for i in _PARAM_INPUTS.get(n.op_type, ()) if i < len(n.input))
+                if not ok and n.op_type in ("Add", "Mul", "Sub", "Div") and rank <= 1:
+                    ok = True
                 if not ok and n.op_type in SHAPE_ONLY_FOLDS and n.input and n.input[0] == name and depth < 3:
-                    ok = all(only_params(o, depth + 1) for o in n.output if o)
+                    ok = all(only_params(o, rank, depth + 1) for o in n.output if o)
                 if not ok:
                     return False
             return bool(users)
         for x in self.gp.input[1:]:
-            if x.name in self.consts or x.name in self.rt or not only_params(x.name):
+            if x.name in self.consts or x.name in self.rt:
                 continue
             tt = x.type.tensor_type
             dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim]
+            if not only_params(x.name, len(dims)):
+                continue
             if not tt.HasField("shape") or any(d < 0 for d in dims):
                 raise self.fail(f"parameter input {x.name!r} has no fully declared shape")
             self.consts[x.name] = Weight(tuple(dims), tt.elem_type, "a graph input (the weights were left out)")
@@ -391,7 +372,8 @@ class Importer:
             dims[2] = dims[3] = self.input_size
         elif dims[2] is None or dims[3] is None:
             raise self.fail(f"input {x.name!r} has a dynamic height/width; pass input_size")
-        name = self.gp.name or Path(self.file).stem
+        generic = {"", "main_graph", "torch-jit-export", "torch_jit", "tf2onnx"}   # exporters' default names
+        name = Path(self.file).stem if self.gp.name in generic else self.gp.name
         self.g = Graph(name, (1, dims[1], dims[2], dims[3]), input_name=x.name)
         self.rt[x.name] = x.name
 
