@@ -57,6 +57,7 @@ class _Writer:
         self.mode = {l["name"]: l.get("mode", "") for l in est.layers if l["device"] == "PL"}
         total = sum(est.ddr_bytes.values())
         self.ms_per_byte = est.busy_ms.get("DDR", 0.0) / total if total else 0.0
+        self.ddr_end: dict[int, float] = {}       # pid -> when its DDR track is next free (ms)
 
     def meta(self, pid: int, tid: int | None, name: str, value: Any) -> None:
         e = {"ph": "M", "pid": pid, "name": name, "args": {"name" if "name" in name else "sort_index": value}}
@@ -104,8 +105,6 @@ class _Writer:
                                     "args": {"bytes": nbytes, "time_ms": d, **({"frame": frame} if frame is not None
                                                                                else {})}})
         self.ddr_end[pid] = ddr_end
-
-    ddr_end: dict[int, float]
 
 
 def _stages(timeline: list[dict[str, Any]]) -> list[tuple[str | None, list[dict[str, Any]]]]:
@@ -169,7 +168,6 @@ def chrome_trace(est: Any, *, pipelined: bool = True) -> dict[str, Any]:
     if isinstance(est, dict):
         est = _View(est)
     w = _Writer(est)
-    w.ddr_end = {}
     w.process(1, f"{est.model} one frame ({est.latency_ms:.2f} ms latency)", {t: _TID[t] for t in TRACKS})
     w.frame(1, [(e, e["start_ms"]) for e in est.timeline], None, _TID["PL->PS interrupt"])
     extra: dict[str, Any] = {}

@@ -217,7 +217,8 @@ class Importer:
         if name in self.consts:
             return True
         p = self.producers.get(name)
-        if p is None or name in self.rt or id(p) in self.done:
+        if p is None or name in self.rt or id(p) in self.done or p.domain not in ("", "ai.onnx") \
+                or p.op_type in ("QuantizeLinear", "DequantizeLinear"):
             return False
         ins = [i for i in p.input if i]
         shape_of_map = p.op_type in ("Shape", "Size") and ins and ins[0] in self.rt

@@ -71,10 +71,36 @@ def check_bits(imp: Importer, node: onnx.NodeProto, bits: int, fmt: str) -> None
 
 
 def _const_or_alias(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
-    if imp.is_const(node.input[0]):
-        imp._fold_by_shape(node, a)           # a quantised weight: its shape is what counts
-    else:
+    x = node.input[0]
+    if not imp.is_const(x):
         _alias(imp, node)
+    elif node.domain in ("", "ai.onnx") and not imp._weightlike(x) and _scalar_q(imp, node):
+        pass                                  # a small constant with a per-tensor scale: its value
+    elif node.domain in ("", "ai.onnx") or imp._weightlike(x):
+        imp._fold_by_shape(node, a)
+    else:
+        # a small constant behind a QONNX Quant (e.g. a scalar multiplier): its float value, which the
+        # importer only reads to recognise activations such as relu6(x + 3) / 6
+        imp.consts[node.output[0]] = imp.consts[x]
+
+
+def _scalar_q(imp: Importer, node: onnx.NodeProto) -> bool:
+    """Evaluate a Q / DQ of a constant with a per-tensor scale and zero point (ONNX's formulas:
+    ``(x - zp) * scale``, ``saturate(round(x / scale) + zp)``); False when they are not scalars."""
+    ins = [i for i in node.input[1:3] if i]
+    if not all(imp.resolve(i) and np.asarray(imp.const(i)).size == 1 for i in ins):
+        return False
+    x = np.asarray(imp.const(node.input[0]))
+    scale = float(np.asarray(imp.const(node.input[1])).reshape(-1)[0])
+    zp_arr = np.asarray(imp.const(ins[1])) if len(ins) > 1 else np.zeros((), np.uint8)
+    zp = int(zp_arr.reshape(-1)[0])
+    if node.op_type == "DequantizeLinear":
+        imp.consts[node.output[0]] = ((x.astype(np.int64) - zp) * scale).astype(np.float32)
+    else:
+        info = np.iinfo(zp_arr.dtype) if zp_arr.dtype.kind in "iu" else np.iinfo(np.uint8)
+        q = np.clip(np.rint(x.astype(np.float64) / scale) + zp, info.min, info.max)
+        imp.consts[node.output[0]] = q.astype(zp_arr.dtype if zp_arr.dtype.kind in "iu" else np.uint8)
+    return True
 
 
 @handles("QuantizeLinear")
