@@ -47,8 +47,13 @@ def test_shufflenet_v2_legacy_exporter_every_opset(tmp_path: Path, opset: int):
 def test_shufflenet_v2_exporter_settings(tmp_path: Path, exporter: str, weights: str, dynamic: bool):
     """Weights embedded, in model.onnx.data or left out (export_params=False), static or dynamic
     batch / height / width, at the export size and at another one (frozen shuffles re-derived)."""
-    path = shufflenet_v2(tmp_path / "sn.onnx", opset=18 if exporter != "legacy" else 17, exporter=exporter,
+    path = shufflenet_v2(tmp_path / "sn.onnx", opset=18 if exporter != "legacy" else 11, exporter=exporter,
                          dynamic=dynamic, weights=weights)
+    ops = Counter(n.op_type for n in onnx.load(path, load_external_data=False).graph.node)
+    spelt = {"legacy": {"Slice": 26}, "dynamo": {"Split": 13, "BatchNormalization": 56},
+             "dynamo_noopt": {"SplitToSequence": 13, "SequenceAt": 26, "channel_shuffle": 16, "MatMul": 1}}[exporter]
+    assert {k: ops[k] for k in spelt} == spelt          # the generator writes the pattern under test
+    assert (ops["Shape"] > 0) == dynamic                 # reshape targets computed, or frozen
     if weights == "external":
         assert (tmp_path / "sn.onnx.data").stat().st_size > 9_000_000     # 2.3 M float32 weights
     if weights == "absent":

@@ -4,15 +4,16 @@ setting emits it:
 
 - ``exporter="legacy"`` (TorchScript exporter, opsets 7 to current): eval-mode BatchNorm folded into
   the Conv's weights and bias (``_jit_pass_onnx_eval_peephole``); ``torch.chunk`` as ``Split``
-  with a ``split`` attribute before opset 11, as sibling ``Slice`` nodes from opset 11 on
-  (``prim::ConstantChunk``: starts / ends from ``Shape -> Gather -> Add -> Div -> Mul`` when an
-  axis is dynamic, folded constants otherwise), ``Split`` with a ``split`` input at opset 13+
-  static and ``num_outputs`` at 18+; ``x.mean([2, 3])`` as ``ReduceMean`` (axes an attribute
+  with a ``split`` attribute before opset 11, as sibling ``Slice`` nodes at opsets 11 and 12
+  (``prim::ConstantChunk``: starts / ends from ``Shape -> Gather -> Add -> Div -> Mul``, as
+  written with dynamic axes, or folded to constants), ``Split`` with a ``split`` input from 13
+  on (``num_outputs`` at 18+ when static); ``x.mean([2, 3])`` as ``ReduceMean`` (axes an attribute
   before 18, an input from 18); the classifier as ``Gemm(transB=1)``; Constant nodes for values.
 - ``exporter="dynamo"`` (``torch.onnx.export(dynamo=True)``, opset 18, optimiser on): BatchNorm
   kept (``training_mode=0``), ``Split(x, split)``, reshape targets as initializers.
 - ``exporter="dynamo_noopt"`` (optimiser off): ``SplitToSequence`` + ``SequenceAt`` for the
-  chunk, ``CastLike`` around every scalar, ``Transpose(W) -> MatMul -> Add`` for the classifier,
+  chunk (``CastLike`` around scalars too, which ShuffleNetV2 has none of: test_onnx_exporters
+  spells a hard swish so), ``Transpose(W) -> MatMul -> Add`` for the classifier,
   ``Identity`` on the weights, and the channel shuffle as a model-local function (as the older
   ``dynamo_export`` wrote modules).
 - ``dynamic=True``: ``dynamic_axes`` / ``dynamic_shapes`` on batch, height and width: symbolic
@@ -115,17 +116,17 @@ class Exporter:
         if self.exporter == "dynamo_noopt":
             seq = self.one("SplitToSequence", [x, self.const(half, scope)], scope, axis=1)
             return tuple(self.one("SequenceAt", [seq, self.const(i, scope)], scope) for i in (0, 1))
-        if self.opset < 11:
+        if self.opset < 11:     # prim::ConstantChunk -> prim_constant_split (symbolic_opset9)
             a, b = self.node("Split", [x], scope, outputs=2, axis=1, split=[half, half])
             return a, b
         if self.opset >= 18 and not self.dynamic:
             a, b = self.node("Split", [x], scope, outputs=2, axis=1, num_outputs=2)
             return a, b
-        if self.opset >= 13 and not self.dynamic:
+        if self.opset >= 13:    # symbolic_opset13: the channel count is static, a Split with an input
             a, b = self.node("Split", [x, self.const([half, half], scope)], scope, outputs=2, axis=1)
             return a, b
         axis = self.const([1], scope)
-        if self.dynamic:    # prim::ConstantChunk at opset 11: bounds from the runtime shape
+        if self.dynamic:    # symbolic_opset11.prim_constant_chunk: bounds from the runtime shape
             shp = self.one("Shape", [x], scope)
             dim = self.one("Gather", [shp, axis], scope, axis=0)
             step = self.one("Div", [self.one("Add", [dim, self.const([1], scope)], scope), self.const([2], scope)],
