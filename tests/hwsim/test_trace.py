@@ -129,3 +129,22 @@ def test_estimate_trace_flag_writes_the_file(tmp_path):
         est.breakdown_ms["ps_compute"], rel=1e-9)
     code, _, err = run_cli(["estimate", "mobilenet_v3_small", "--trace", str(tmp_path)])
     assert code == 2 and "is a directory" in err and len(err.strip().splitlines()) == 1
+
+
+def test_study_writes_the_b4_trace(tmp_path, monkeypatch):
+    """`hwsim study` (make sim) writes trace.json for the as-deployed EfficientNet-B4 run (the study
+    itself is tested in test_study; here it is replaced by its two B4 runs to stay fast)."""
+    import hwsim.study as study_mod
+    b4 = {p: estimate("efficientnet_b4", input_size=256, policy=p).to_json() for p in ("naive", "optimized")}
+
+    def fake_run(out, **_):
+        out.mkdir(parents=True, exist_ok=True)
+        return {"board": "ultra96v1", "accel": "ultra96v1_default", "runs": [b4["naive"], b4["optimized"]],
+                "what_ifs": []}
+    monkeypatch.setattr(study_mod, "run", fake_run)
+    code, out, _ = run_cli(["study", "--out", str(tmp_path)])
+    assert code == 0 and out.rstrip().endswith("trace.json")
+    trace = json.loads((tmp_path / "trace.json").read_text())
+    assert trace["otherData"]["model"] == "efficientnet_b4" and trace["otherData"]["policy"] == "naive"
+    assert sum(e["dur"] for e in complete(trace, 1) if e["cat"] == "ps_compute") / 1e3 == pytest.approx(
+        b4["naive"]["breakdown_ms"]["ps_compute"], rel=1e-9)

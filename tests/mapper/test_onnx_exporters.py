@@ -301,3 +301,51 @@ def test_qdq_scalar_constants_keep_their_value(tmp_path: Path):
     m("Div", [m("Mul", [y, r], "times"), qconst(60, "six")], "hswish")
     g = load(m.save(tmp_path, "hswish"))
     assert [n.op for n in g] == [Op.CONV, Op.HSWISH]
+
+
+# ---- Slice semantics against onnx's reference implementation --------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+BOUND = st.one_of(st.integers(-14, 14), st.sampled_from([I64_MAX, -I64_MAX - 1]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(axis=st.integers(-4, 3), start=BOUND, end=BOUND, step=st.sampled_from([1, 1, 1, 2, -1]),
+       with_steps=st.booleans())
+def test_slice_matches_the_onnx_reference(tmp_path_factory, axis: int, start: int, end: int, step: int,
+                                          with_steps: bool):
+    """Where a Slice of a (1, 12, 6, 10) map starts and how long it is, as onnx.reference computes
+    them (negative and out-of-range indices); refused exactly when it is empty or strided."""
+    from onnx.reference import ReferenceEvaluator
+    step = step if with_steps else 1
+    shape = (1, 12, 6, 10)
+    node = helper.make_node("Slice", ["x", "s", "e", "a"] + (["st"] if with_steps else []), ["y"])
+    feeds = {"s": np.array([start]), "e": np.array([end]), "a": np.array([axis])} | (
+        {"st": np.array([step])} if with_steps else {})
+    graph = helper.make_graph([node], "ref", [helper.make_tensor_value_info(k, TensorProto.INT64, None)
+                                              for k in ("x", *feeds)],
+                              [helper.make_tensor_value_info("y", TensorProto.INT64, None)])
+    ax = axis % 4
+    index = np.broadcast_to(np.arange(shape[ax]).reshape([-1 if i == ax else 1 for i in range(4)]), shape)
+    (ref,) = ReferenceEvaluator(graph, opsets={"": 13}).run(None, {"x": np.ascontiguousarray(index), **feeds})
+
+    m = Model(shape, opset=13)
+    ins = ["x", m.w("s", [start], np.int64), m.w("e", [end], np.int64), m.w("a", [axis], np.int64)]
+    if with_steps:
+        ins.append(m.w("st", [step], np.int64))
+    y = m("Slice", ins, "cut")
+    path = m.save(tmp_path_factory.mktemp("slice"), y)
+    whole = ref.shape == shape and (ref.size == 0 or (ref.reshape(-1)[:1] == 0).all() and step == 1)
+    if ref.size == 0 or (step != 1 and not whole):
+        with pytest.raises(OnnxImportError) as e:
+            load(path)
+        assert "\n" not in str(e.value) and ("empty Slice" in str(e.value) or "step" in str(e.value))
+        return
+    g = load(path)
+    out = g.outputs[0]
+    assert g.shape(out) == ref.shape
+    if out != "x":
+        split = g.node(out.split(":")[0])
+        k = split.outputs.index(out)
+        assert sum(split.attrs["sizes"][:k]) == int(ref.reshape(-1)[0])     # where the slice starts
