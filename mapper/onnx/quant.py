@@ -1,15 +1,16 @@
 """Pass-throughs and quantisers: Identity, Cast, CastLike on feature maps; ONNX
 ``QuantizeLinear`` / ``DequantizeLinear`` (QDQ graphs, as ``onnxruntime.quantization`` writes
-them) and QONNX ``Quant`` / ``BipolarQuant`` / ``Trunc`` (as Brevitas exports for FINN).
+them, in the ONNX domain or onnxruntime's ``com.microsoft`` one it uses for 16-bit and 4-bit types)
+and QONNX ``Quant`` / ``BipolarQuant`` / ``Trunc`` (as Brevitas exports for FINN).
 
 Quantisers carry no arithmetic the accelerator model counts: the PL array is INT8 throughout and
 the cycle model already prices every layer at 8 bits.  What they tell is the precision, and the
 array computes exactly one: 8-bit weights and activations into 32-bit accumulators.  So an 8-bit
 quantiser (and a 32-bit bias, which the accumulators hold) imports as today, and any other width
 (binary, 4-bit, 16-bit, float8) is a one-line ``OnnxImportError`` naming the node and the width.
-Not a PS fallback: the ARM cores' rate in ``hwsim.ps`` is an INT8/FP32 NEON rate, and no measured
-rate for sub-byte or 16-bit kernels backs a number, so moving such a layer would print an estimate
-of a design nobody described.  The bit widths read are in ``graph.meta["quantisation"]``.
+Not a PS fallback: the ARM cores' rate in ``hwsim.ps`` (``ps.macs_per_cycle``) is an assumed fp32
+NEON rate, and no measured rate for sub-byte or 16-bit kernels backs a number, so moving such a
+layer would print an estimate of a design nobody described.  The bit widths read are in ``graph.meta["quantisation"]``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ for _t in ("INT2", "UINT2"):
 ARRAY_BITS = 8          # rtl/: INT8 multipliers, 32-bit accumulators
 BIAS_BITS = 32
 _BIAS_INPUT = {"Conv": 2, "Gemm": 2, "ConvTranspose": 2}
+_QDQ = ("QuantizeLinear", "DequantizeLinear")   # ONNX's, or com.microsoft's (16-bit and 4-bit QDQ)
 
 
 def _alias(imp: Importer, node: onnx.NodeProto) -> None:
@@ -74,9 +76,9 @@ def _const_or_alias(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> N
     x = node.input[0]
     if not imp.is_const(x):
         _alias(imp, node)
-    elif node.domain in ("", "ai.onnx") and not imp._weightlike(x) and _scalar_q(imp, node):
+    elif node.op_type in _QDQ and not imp._weightlike(x) and _scalar_q(imp, node):
         pass                                  # a small constant with a per-tensor scale: its value
-    elif node.domain in ("", "ai.onnx") or imp._weightlike(x):
+    elif node.op_type in _QDQ or imp._weightlike(x):
         imp._fold_by_shape(node, a)
     else:
         # a small constant behind a QONNX Quant (e.g. a scalar multiplier): its float value, which the
@@ -103,7 +105,7 @@ def _scalar_q(imp: Importer, node: onnx.NodeProto) -> bool:
     return True
 
 
-@handles("QuantizeLinear")
+@handles("QuantizeLinear", "com.microsoft.QuantizeLinear")
 def quantize_linear(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
     zp = node.input[2] if len(node.input) > 2 else ""
     t = int(a.get("output_dtype") or 0) or (imp.const_dtype(zp) if zp and imp.resolve(zp) else TensorProto.UINT8)
@@ -111,7 +113,7 @@ def quantize_linear(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> N
     _const_or_alias(imp, node, a)
 
 
-@handles("DequantizeLinear")
+@handles("DequantizeLinear", "com.microsoft.DequantizeLinear")
 def dequantize_linear(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
     x = node.input[0]
     zp = node.input[2] if len(node.input) > 2 else ""

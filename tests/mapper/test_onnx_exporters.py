@@ -349,3 +349,18 @@ def test_slice_matches_the_onnx_reference(tmp_path_factory, axis: int, start: in
         split = g.node(out.split(":")[0])
         k = split.outputs.index(out)
         assert sum(split.attrs["sizes"][:k]) == int(ref.reshape(-1)[0])     # where the slice starts
+
+
+def test_contrib_domain_qdq_16_bit_is_refused(tmp_path: Path):
+    """onnxruntime writes 16-bit QDQ with its com.microsoft QuantizeLinear / DequantizeLinear."""
+    m = qdq_conv(opset=13, atype=TensorProto.UINT16)
+    for n in m.nodes:
+        if n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.name.startswith("in_"):
+            n.domain = "com.microsoft"
+    path = m.save(tmp_path, "fc")
+    model = onnx.load(path)
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, path)
+    with pytest.raises(OnnxImportError) as e:
+        load(path)
+    assert "16-bit activations" in one_line(e) and "at node 'in_q' (QuantizeLinear)" in one_line(e)
