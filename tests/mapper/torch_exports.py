@@ -17,7 +17,8 @@ setting emits it:
   ``Identity`` on the weights, and the channel shuffle as a model-local function (as the older
   ``dynamo_export`` wrote modules).
 - ``dynamic=True``: ``dynamic_axes`` / ``dynamic_shapes`` on batch, height and width: symbolic
-  input dims and every reshape target computed from ``Shape`` (channel shuffles included);
+  input dims and every reshape target computed from ``Shape`` (``Shape(start, end)`` in the
+  dynamo spelling; channel shuffles included);
   ``dynamic=False`` freezes the shuffle's reshape targets at the export size.
 - ``weights``: "embedded", "external" (``model.onnx.data`` beside it), "absent"
   (``export_params=False``: parameters are graph inputs with declared shapes).
@@ -88,6 +89,10 @@ class Exporter:
         return self.one(op, [x], scope, axes=axes, **attrs)
 
     def shape_dims(self, x: str, idx: list[int], scope: str) -> list[str]:
+        """Runtime dims of ``x`` as 1-element tensors: ``Shape(start=i, end=i+1)`` from the dynamo
+        exporter (``sym_size``), ``Shape -> Gather -> Unsqueeze`` from the legacy one."""
+        if self.dynamo:
+            return [self.one("Shape", [x], scope, start=i, end=i + 1) for i in idx]
         shp = self.one("Shape", [x], scope)
         return [self.axes("Unsqueeze", self.one("Gather", [shp, self.const(i, scope)], scope, axis=0), [0], scope)
                 for i in idx]
