@@ -34,14 +34,16 @@ QONNX_DOMAINS = frozenset({"qonnx.custom_op.general", "finn.custom_op.general", 
 _NOT_IMAGES = {onnx.TensorProto.STRING: "STRING", onnx.TensorProto.BOOL: "BOOL",
                onnx.TensorProto.COMPLEX64: "COMPLEX64", onnx.TensorProto.COMPLEX128: "COMPLEX128"}
 
-# Ops whose input i >= 1 (or the listed ones) are parameters: with export_params=False PyTorch
-# makes those graph inputs, with declared shapes and no values.
+# The inputs of these ops that are layer parameters: with export_params=False PyTorch makes them
+# graph inputs, with declared shapes and no values.
 _PARAM_INPUTS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,),
                  "BatchNormalization": (1, 2, 3, 4), "PRelu": (1,), "InstanceNormalization": (1, 2)}
 # Ops that only re-type or re-lay a parameter on its way to a layer (folded shape-only).
 SHAPE_ONLY_FOLDS = frozenset({"Identity", "Cast", "CastLike", "QuantizeLinear", "DequantizeLinear",
                               "Transpose", "Quant", "BipolarQuant"})
-_BIG = 4096            # elements: a constant this large is a weight; fold its re-typings by shape
+# Elements: a re-typing of a constant larger than this is folded by its shape only.  Such constants
+# are weights, whose values the importer never reads (reshape targets, axes and scalars are small).
+_BIG = 4096
 
 
 class OnnxImportError(ValueError):
