@@ -1,7 +1,8 @@
 """Pass-throughs and quantisers: Identity, Cast, CastLike on feature maps; ONNX
 ``QuantizeLinear`` / ``DequantizeLinear`` (QDQ graphs, as ``onnxruntime.quantization`` writes
 them, in the ONNX domain or onnxruntime's ``com.microsoft`` one it uses for 16-bit and 4-bit types)
-and QONNX ``Quant`` / ``BipolarQuant`` / ``Trunc`` (as Brevitas exports for FINN).
+and QONNX ``Quant`` / ``BipolarQuant`` / ``Trunc`` (as Brevitas exports for FINN); ``QLinearConv`` /
+``QLinearMatMul`` (onnxruntime's QOperator format) map as the layers they compute.
 
 Quantisers carry no arithmetic the accelerator model counts: the PL array is INT8 throughout and
 the cycle model already prices every layer at 8 bits.  What they tell is the precision, and the
@@ -153,3 +154,40 @@ def qonnx_trunc(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
 
 
 __all__ = ["ARRAY_BITS", "BITS", "Weight", "check_bits"]
+
+
+# ---- QOperator format (onnxruntime.quantization's QuantFormat.QOperator) ------------------------
+def _require_8(imp: Importer, node: onnx.NodeProto, name: str, what: str) -> None:
+    if not name or not imp.resolve(name):
+        return
+    bits = _type_bits(imp, node, imp.const_dtype(name))
+    if bits != ARRAY_BITS:
+        raise imp.at(node, f"{bits}-bit {what}: the PL's INT8 array computes {ARRAY_BITS}-bit weights and "
+                           f"activations only; requantise the model to {ARRAY_BITS} bits")
+    imp.bits[node.output[0]] = bits
+
+
+def _as(imp: Importer, node: onnx.NodeProto, op_type: str, inputs: list[str], a: dict[str, Any], fmt: str) -> None:
+    """Map a quantised layer as the float layer it computes (same shapes, same MACs)."""
+    from .convolution import conv, matmul
+    proxy = onnx.helper.make_node(op_type, inputs, list(node.output), name=imp.label(node))
+    proxy.attribute.extend(node.attribute)
+    (conv if op_type == "Conv" else matmul)(imp, proxy, a)
+    imp.quant_formats.add(fmt)
+
+
+@handles("QLinearConv")
+def qlinear_conv(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+    ins = list(node.input) + [""] * (9 - len(node.input))
+    _require_8(imp, node, ins[2], "activations")
+    _require_8(imp, node, ins[3], "weights")
+    _require_8(imp, node, ins[7], "activations")
+    _as(imp, node, "Conv", [ins[0], ins[3]] + ([ins[8]] if ins[8] else []), a, "qoperator")
+
+
+@handles("QLinearMatMul")
+def qlinear_matmul(imp: Importer, node: onnx.NodeProto, a: dict[str, Any]) -> None:
+    _require_8(imp, node, node.input[2], "activations")
+    _require_8(imp, node, node.input[3], "weights")
+    _require_8(imp, node, node.input[7], "activations")
+    _as(imp, node, "MatMul", [node.input[0], node.input[3]], a, "qoperator")

@@ -364,3 +364,34 @@ def test_contrib_domain_qdq_16_bit_is_refused(tmp_path: Path):
     with pytest.raises(OnnxImportError) as e:
         load(path)
     assert "16-bit activations" in one_line(e) and "at node 'in_q' (QuantizeLinear)" in one_line(e)
+
+
+@pytest.mark.parametrize("wtype, ok", [(TensorProto.INT8, True), (TensorProto.INT16, False)])
+def test_qoperator_format_qlinearconv_and_qlinearmatmul(tmp_path: Path, wtype, ok: bool):
+    """onnxruntime's QOperator format: QLinearConv / QLinearMatMul between QuantizeLinear and
+    DequantizeLinear; mapped as the float layers they compute, their weights' width checked."""
+    m = Model((1, 16, 14, 14), opset=13)
+    np_w = {TensorProto.INT8: np.int8, TensorProto.INT16: np.int16}[wtype]
+
+    def init(name, value, dtype):
+        m.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+        return name
+
+    s, zp = m.scalar("s", 0.05), init("zp", 0, np.uint8)
+    x = m("QuantizeLinear", ["x", s, zp], "qx")
+    y = m("QLinearConv", [x, s, zp, init("w", np.zeros((8, 16, 3, 3)), np_w), s, init("wzp", 0, np_w), s, zp,
+                          init("b", np.zeros(8), np.int32)], "qconv", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    y = m("Reshape", [y, m.w("flat", [1, 8 * 14 * 14], np.int64)], "flatten")
+    y = m("QLinearMatMul", [y, s, zp, init("fw", np.zeros((8 * 14 * 14, 10)), np.int8), s,
+                            init("fzp", 0, np.int8), s, zp], "qfc")
+    m("DequantizeLinear", [y, s, zp], "out")
+    path = m.save(tmp_path, "out")
+    if not ok:
+        with pytest.raises(OnnxImportError) as e:
+            load(path)
+        assert "16-bit weights" in one_line(e) and "at node 'qconv' (QLinearConv)" in one_line(e)
+        return
+    g = load(path)
+    assert [n.op for n in g] == [Op.CONV, Op.RESHAPE, Op.FC] and g.node("qconv").attrs["bias"]
+    assert g.total_macs() == 14 * 14 * 8 * 16 * 9 + 8 * 14 * 14 * 10
+    assert g.meta["quantisation"]["format"] == "qdq+qoperator"
