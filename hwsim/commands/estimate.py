@@ -37,17 +37,19 @@ def run(args: argparse.Namespace) -> int:
     est = estimate(args.model, input_size=args.input_size, policy=args.policy, cfg=cfg)
     other = estimate(args.model, input_size=args.input_size, policy=_other(args.policy), cfg=cfg)
     dropped: list[str] = []
-    note = None
+    note, quantisation = None, None
     if is_onnx_path(args.model):      # what the importer left out (nodes no output depends on)
         graph = load_model(args.model, args.input_size)
         dropped, note = list(graph.meta.get("dropped_nodes", [])), import_note(graph)
+        quantisation = graph.meta.get("quantisation")
     if args.trace:
         from ..trace import write_trace
         write_trace(est, args.trace)
     alt = {"policy": other.policy, "fps": other.fps, "latency_ms": other.latency_ms,
            "breakdown_ms": other.breakdown_ms}
     if args.json:
-        print_json({**est.to_json(), "other_policy": alt, "dropped_nodes": dropped})
+        print_json({**est.to_json(), "other_policy": alt, "dropped_nodes": dropped,
+                    "quantisation": quantisation})
         return 0
     shape = "x".join(str(d) for d in est.input_shape)
     print(f"{est.model} ({shape}) on {est.board} / {est.accel} at {cfg.accel['clock_mhz']} MHz, policy {est.policy}")

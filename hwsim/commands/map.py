@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**plan.to_json(), "board": cfg.board_name, "accel": cfg.accel_name, "input_size": size,
                     "macs": graph.total_macs(), "transfer_bytes": plan.transfer_bytes(),
-                    "dropped_nodes": list(graph.meta.get("dropped_nodes", []))})
+                    "dropped_nodes": list(graph.meta.get("dropped_nodes", [])),
+                    "quantisation": graph.meta.get("quantisation")})
         return 0
     ps = [s for s in plan.segments if s.device == "PS"]
     print(f"{plan.model} {size}x{size} on {cfg.board_name} / {cfg.accel_name}, policy {plan.policy}: "

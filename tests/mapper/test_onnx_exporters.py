@@ -395,3 +395,15 @@ def test_qoperator_format_qlinearconv_and_qlinearmatmul(tmp_path: Path, wtype, o
     assert [n.op for n in g] == [Op.CONV, Op.RESHAPE, Op.FC] and g.node("qconv").attrs["bias"]
     assert g.total_macs() == 14 * 14 * 8 * 16 * 9 + 8 * 14 * 14 * 10
     assert g.meta["quantisation"]["format"] == "qdq+qoperator"
+
+
+def test_qdq_bit_widths_in_the_cli_json(tmp_path: Path, capsys):
+    import json
+
+    from hwsim.cli import main
+    path = qdq_conv().save(tmp_path, "fc")
+    for cmd in ("map", "estimate"):
+        assert main([cmd, str(path), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["quantisation"] == {"format": "qdq", "bits": [8, 32]}
+    assert main(["map", "mobilenet_v2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["quantisation"] is None
