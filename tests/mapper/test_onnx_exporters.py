@@ -407,3 +407,15 @@ def test_qdq_bit_widths_in_the_cli_json(tmp_path: Path, capsys):
         assert json.loads(capsys.readouterr().out)["quantisation"] == {"format": "qdq", "bits": [8, 32]}
     assert main(["map", "mobilenet_v2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["quantisation"] is None
+
+
+def test_initializers_also_listed_as_graph_inputs(tmp_path: Path):
+    """keep_initializers_as_inputs=True (the legacy exporter's default before IR version 4): every
+    weight is both an initializer and a graph input; the image is still the one true input."""
+    path = shufflenet_v2(tmp_path / "sn.onnx", opset=9)
+    model = onnx.load(path)
+    model.graph.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                             for t in model.graph.initializer)
+    model.ir_version = 3
+    onnx.save(model, path)
+    same_network(load(path), zoo.build("shufflenet_v2_x1_0"))
