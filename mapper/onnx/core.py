@@ -374,7 +374,8 @@ class Importer:
         if self.input_size is not None:
             dims[2] = dims[3] = self.input_size
         elif dims[2] is None or dims[3] is None:
-            raise self.fail(f"input {x.name!r} has a dynamic height/width; pass input_size")
+            raise self.fail(f"input {x.name!r} has a dynamic height/width; pass input_size "
+                            f"(--input-size N on the command line)")
         generic = {"", "main_graph", "torch-jit-export", "torch_jit", "tf2onnx"}   # exporters' default names
         name = Path(self.file).stem if self.gp.name in generic else self.gp.name
         self.g = Graph(name, (1, dims[1], dims[2], dims[3]), input_name=x.name)
