@@ -11,7 +11,8 @@ registers its handlers with ``@handles("OpType", ...)``: ``convolution`` (Conv, 
 Pad), ``pooling`` (pools, ReduceMean), ``activation`` (activations, Clip, BatchNormalization,
 Softmax, LRN, Dropout), ``merge`` (Add, Sum, Sub, Mul, Div, Concat), ``reshape`` (Reshape,
 Flatten, Squeeze, Unsqueeze, Transpose, Split, Slice, sequences) and ``quant`` (Identity, Cast,
-CastLike, QuantizeLinear / DequantizeLinear and QONNX ``Quant``, with their bit widths).
+CastLike, QuantizeLinear / DequantizeLinear, QLinearConv / QLinearMatMul and QONNX ``Quant``,
+with their bit widths: 8-bit imports, any other width is refused).
 
 - Weights are not read: a weight's shape is enough (``ConstantOfShape`` weights, as in the onnx
   package's "light" models, are never materialised; weights in an external data file or left out
@@ -26,6 +27,8 @@ CastLike, QuantizeLinear / DequantizeLinear and QONNX ``Quant``, with their bit 
   (``Op.BATCHNORM``); a bias ``Add`` right after a Conv / MatMul becomes that node's bias.
 - A zero ``Pad`` feeding a Conv / pool is folded into its padding; ``Identity``, ``Cast`` and
   8-bit quantisers on feature maps are pass-throughs.
+- A channel shuffle whose reshape targets were frozen at export (``Reshape -> Transpose(1, 2) ->
+  Reshape``) gets them re-derived from the map, so it runs at another ``input_size``.
 - Nodes no graph output depends on are dropped (``graph.meta["dropped_nodes"]``): they are no work.
 - Anything else the IR has no kind for (LSTM, Resize, Tanh, dilated convs, ...) is an
   ``OnnxImportError`` naming the op and node: an op the device would have to compute never
