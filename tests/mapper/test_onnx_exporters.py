@@ -419,3 +419,15 @@ def test_initializers_also_listed_as_graph_inputs(tmp_path: Path):
     model.ir_version = 3
     onnx.save(model, path)
     same_network(load(path), zoo.build("shufflenet_v2_x1_0"))
+
+
+# ---- the real exporter, where PyTorch happens to be installed (never a dependency) --------------
+@pytest.mark.parametrize("opset", [11, 17])
+def test_real_torch_export_of_torchvision_shufflenet(tmp_path: Path, opset: int):
+    torch = pytest.importorskip("torch")
+    models = pytest.importorskip("torchvision.models")
+    net = models.shufflenet_v2_x1_0(weights=None).eval()
+    path = tmp_path / "sn.onnx"
+    torch.onnx.export(net, torch.zeros(1, 3, 224, 224), str(path), opset_version=opset, dynamo=False)
+    same_network(load(path), zoo.build("shufflenet_v2_x1_0"))
+    same_network(load(path, 160), zoo.build("shufflenet_v2_x1_0", 160))
