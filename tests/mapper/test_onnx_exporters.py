@@ -428,6 +428,8 @@ def test_real_torch_export_of_torchvision_shufflenet(tmp_path: Path, opset: int)
     models = pytest.importorskip("torchvision.models")
     net = models.shufflenet_v2_x1_0(weights=None).eval()
     path = tmp_path / "sn.onnx"
-    torch.onnx.export(net, torch.zeros(1, 3, 224, 224), str(path), opset_version=opset, dynamo=False)
+    import inspect
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    torch.onnx.export(net, torch.zeros(1, 3, 224, 224), str(path), opset_version=opset, **legacy)
     same_network(load(path), zoo.build("shufflenet_v2_x1_0"))
     same_network(load(path, 160), zoo.build("shufflenet_v2_x1_0", 160))
