@@ -22,9 +22,14 @@ def _unfreeze(imp: Importer, node: onnx.NodeProto, xs: tuple[int, ...], target: 
     -> (1, -1, h, w), keeps its export-time h, w: re-derive both reshapes' targets from the map."""
     if node.input[0] in imp.shuffle_tails and len(target) == 4 and len(xs) == 5:
         return [xs[0], -1, xs[3], xs[4]]
-    if len(xs) != 4 or len(target) != 5 or not all(isinstance(d, int) and d > 0 for d in target[1:3]):
+    if len(xs) != 4 or len(target) != 5:
         return target
-    if target[1] * target[2] != xs[1]:
+    g, cg = target[1], target[2]
+    if g == -1 and cg > 0 and xs[1] % cg == 0:          # view(n, -1, c // g, h, w)
+        g = xs[1] // cg
+    elif cg == -1 and g > 0 and xs[1] % g == 0:         # view(n, g, -1, h, w)
+        cg = xs[1] // g
+    if g <= 0 or cg <= 0 or g * cg != xs[1]:
         return target
     t = _only_consumer(imp, node.output[0], "Transpose")
     if t is None:
@@ -33,7 +38,7 @@ def _unfreeze(imp: Importer, node: onnx.NodeProto, xs: tuple[int, ...], target: 
     if perm != [0, 2, 1, 3, 4] or _only_consumer(imp, t.output[0], "Reshape") is None:
         return target
     imp.shuffle_tails.add(t.output[0])
-    return [xs[0], target[1], target[2], xs[2], xs[3]]
+    return [xs[0], g, cg, xs[2], xs[3]]
 
 
 @handles("Reshape")

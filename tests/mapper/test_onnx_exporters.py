@@ -69,6 +69,19 @@ def test_shufflenet_v2_export_estimates_as_the_zoo_model(tmp_path: Path):
     assert (a.fps, a.latency_ms, a.breakdown_ms) == (b.fps, b.latency_ms, b.breakdown_ms)
 
 
+@pytest.mark.parametrize("s5", [[1, 2, 12, 14, 14], [1, 2, -1, 14, 14], [1, -1, 12, 14, 14]])
+def test_frozen_shuffle_with_an_inferred_dim_runs_at_another_size(tmp_path: Path, s5: list[int]):
+    """view(n, g, -1, h, w) traced at 14x14 keeps its -1 but freezes h, w: re-derived as well
+    (else the -1 would silently absorb the new spatial size)."""
+    m = Model((1, 24, 14, 14), opset=13)
+    y = m("Reshape", [m.conv("x", "c", 24, 24), m.w("s5", s5, np.int64)], "view")
+    y = m("Transpose", [y], "t", perm=[0, 2, 1, 3, 4])
+    m.conv(m("Reshape", [y, m.w("s4", [1, -1, 14, 14], np.int64)], "back"), "after", 24, 24)
+    g = prepare(load(m.save(tmp_path, "after"), input_size=20))
+    assert g.node("back").op == Op.CHANNEL_SHUFFLE and g.node("back").attrs["groups"] == 2
+    assert g.shape("after") == (1, 24, 20, 20)
+
+
 def test_frozen_reshape_that_is_not_a_shuffle_still_refuses_another_size(tmp_path: Path):
     m = Model((1, 8, 14, 14), opset=13)
     y = m("Reshape", ["x", m.w("s5", [1, 2, 4, 14, 14], np.int64)], "view")
