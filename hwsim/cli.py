@@ -20,9 +20,8 @@ COMMANDS = ["zoo", "map", "estimate", "compare", "rtl", "synth", "rtl_check", "s
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """What the CLI reports as one line: ``UserError``, the root every user-facing error subclasses
-    (``rtl.errors``).  ``mapper.onnx_import.OnnxImportError`` is listed until it subclasses it too."""
-    from mapper.onnx_import import OnnxImportError
-    return (UserError,) if issubclass(OnnxImportError, UserError) else (UserError, OnnxImportError)
+    (``rtl.errors``)."""
+    return (UserError,)
 
 
 def add_target_args(p: argparse.ArgumentParser, *, policy: bool = True, input_size: bool = True) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from .ir import Graph, IRError
@@ -9,6 +11,31 @@ from .ir import Graph, IRError
 
 class ModelError(IRError):
     """An unknown model name, a missing or unreadable model file, or a bad input size."""
+
+
+def _kind_of(p: Path) -> str | None:
+    """What ``p`` is when it is not a regular file (a directory, a character device, ...)."""
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return None
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def describe_non_file(p: Path) -> str | None:
+    """``None`` for a regular file; else a phrase saying what ``p`` is ("does not exist", ...)."""
+    if not p.exists():
+        return "does not exist"
+    what = _kind_of(p)
+    if what is None:
+        return None
+    extra = " (/dev/null reads as empty)" if str(p) == os.devnull else ""
+    return f"is {what}, not an ONNX file{extra}"
 
 
 def is_onnx_path(name_or_path: str) -> bool:
@@ -24,8 +51,10 @@ def load_model(name_or_path: str, input_size: int | None = None) -> Graph:
         raise ModelError(f"input size must be a positive number of pixels, not {input_size!r}")
     if is_onnx_path(name_or_path):
         path = Path(name_or_path)
-        if not path.is_file():
+        if not path.exists():
             raise ModelError(f"no such ONNX file {name_or_path!r}")
+        if not path.is_file():
+            raise ModelError(f"{name_or_path!r} {describe_non_file(path) or 'is not a regular file'}")
         if path.suffix.lower() != ".onnx":
             raise ModelError(f"{name_or_path!r} is not an .onnx file")
         try:
@@ -39,3 +68,13 @@ def load_model(name_or_path: str, input_size: int | None = None) -> Graph:
     except ZooError as e:
         hint = " (or give a path to an .onnx file)" if str(e).startswith("unknown model") else ""
         raise ModelError(f"{e}{hint}") from None
+
+
+def import_note(graph: Graph) -> str | None:
+    """One line saying which imported nodes were dropped because no graph output depends on them."""
+    dropped = graph.meta.get("dropped_nodes") or []
+    if not dropped:
+        return None
+    shown = ", ".join(dropped[:5]) + (f", ... ({len(dropped) - 5} more)" if len(dropped) > 5 else "")
+    return (f"note: dropped {len(dropped)} ONNX node(s) that no graph output depends on "
+            f"(not counted as work): {shown}")

@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_target_args(p)
     add_fit_arg(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--trace", metavar="FILE", help="also write the frame timeline as a Chrome trace-event "
+                                                    "JSON file (open it in Perfetto or chrome://tracing)")
     p.set_defaults(func=run)
 
 
@@ -24,6 +26,8 @@ def _other(policy: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mapper.models import import_note, is_onnx_path, load_model
+
     from ..config import load
     from ..estimate import BREAKDOWN, estimate
     from ..resources import DSP_CLOCK_MULTIPLE, fmt_count, int8_macs_per_dsp
@@ -32,16 +36,28 @@ def run(args: argparse.Namespace) -> int:
     check_fit(cfg, args.overrides, args.no_fit_check)
     est = estimate(args.model, input_size=args.input_size, policy=args.policy, cfg=cfg)
     other = estimate(args.model, input_size=args.input_size, policy=_other(args.policy), cfg=cfg)
+    dropped: list[str] = []
+    note, quantisation = None, None
+    if is_onnx_path(args.model):      # what the importer left out (nodes no output depends on)
+        graph = load_model(args.model, args.input_size)
+        dropped, note = list(graph.meta.get("dropped_nodes", [])), import_note(graph)
+        quantisation = graph.meta.get("quantisation")
+    if args.trace:
+        from ..trace import write_trace
+        write_trace(est, args.trace)
     alt = {"policy": other.policy, "fps": other.fps, "latency_ms": other.latency_ms,
            "breakdown_ms": other.breakdown_ms}
     if args.json:
-        print_json({**est.to_json(), "other_policy": alt})
+        print_json({**est.to_json(), "other_policy": alt, "dropped_nodes": dropped,
+                    "quantisation": quantisation})
         return 0
     shape = "x".join(str(d) for d in est.input_shape)
     print(f"{est.model} ({shape}) on {est.board} / {est.accel} at {cfg.accel['clock_mhz']} MHz, policy {est.policy}")
     print(f"  fps         {est.fps:8.2f}   pipelined, {est.frames_in_flight} frame(s) in flight; "
           f"bottleneck {est.bottleneck} busy {est.busy_ms[est.bottleneck]:.1f} ms/frame")
     print(f"  latency     {est.latency_ms:8.2f} ms")
+    if note:
+        print(f"  {note}")
     if est.naive_fps:
         dev, dsp, pack = est.params["device_peak_macs_per_cycle"], cfg.board["dsp"], int8_macs_per_dsp(cfg.board)
         how = f"{dsp:,} DSPs" + (f" x {pack} INT8 MACs packed" if pack > 1 else "") + \
@@ -100,4 +116,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {n_tr} PS<->PL transfers, {mb:.2f} MB, {est.breakdown_ms['transfer']:.2f} ms cache maintenance; "
           f"{len(est.syncs)} syncs {est.breakdown_ms['sync']:.2f} ms")
     print(f"  with policy {other.policy}: {other.fps:.2f} fps, latency {other.latency_ms:.2f} ms")
+    if args.trace:
+        print(f"  wrote the timeline to {args.trace} (Chrome trace-event JSON: Perfetto, chrome://tracing)")
     return 0

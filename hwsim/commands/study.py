@@ -25,6 +25,10 @@ def _run(args: argparse.Namespace) -> int:
     check_fit(load(args.board, args.accel, args.overrides), args.overrides, args.no_fit_check)
     out = Path(args.out)
     study = run(out, board=args.board, accel=args.accel, overrides=tuple(args.overrides), progress=not args.json)
+    from ..study import FOCUS
+    from ..trace import write_trace
+    trace = write_trace(next(r for r in study["runs"] if r["model"] == FOCUS[0] and r["policy"] == "naive"),
+                        out / "trace.json")
     rows = table_rows(study["runs"])
     if args.json:
         print_json({"board": study["board"], "accel": study["accel"], "out": str(out),
@@ -36,5 +40,5 @@ def _run(args: argparse.Namespace) -> int:
         r = w["result"]
         fit = "" if w["fit"]["fits"] else f"  does NOT fit ({', '.join(w['fit']['over'])} over)"
         print(f"what-if {w['label']:<58} {r['fps']:6.2f} fps  latency {r['latency_ms']:7.1f} ms{fit}")
-    print(f"\nwrote {out}/report.md, results.json, breakdown.png, timeline.png, roofline.png")
+    print(f"\nwrote {out}/report.md, results.json, breakdown.png, timeline.png, roofline.png, {trace.name}")
     return 0
