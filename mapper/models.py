@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 from .ir import Graph, IRError
+from .paths import describe_non_file
 
 
 class ModelError(IRError):
     """An unknown model name, a missing or unreadable model file, or a bad input size."""
-
-
-def _kind_of(p: Path) -> str | None:
-    """What ``p`` is when it is not a regular file (a directory, a character device, ...)."""
-    try:
-        mode = p.stat().st_mode
-    except OSError:
-        return None
-    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return what
-    return None if stat.S_ISREG(mode) else "not a regular file"
-
-
-def describe_non_file(p: Path) -> str | None:
-    """``None`` for a regular file; else a phrase saying what ``p`` is ("does not exist", ...)."""
-    if not p.exists():
-        return "does not exist"
-    what = _kind_of(p)
-    if what is None:
-        return None
-    extra = " (/dev/null reads as empty)" if str(p) == os.devnull else ""
-    return f"is {what}, not an ONNX file{extra}"
 
 
 def is_onnx_path(name_or_path: str) -> bool:

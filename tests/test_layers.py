@@ -65,8 +65,9 @@ def _graph() -> dict[str, set[str]]:
 
 
 MODELS = ("hwsim.errors", "hwsim.config", "hwsim.memory", "hwsim.pl", "hwsim.ps", "hwsim.transfer",
-          "hwsim.timeline", "hwsim.resources", "hwsim.fitcheck", "hwsim.estimate")
-APPLICATIONS = ("hwsim.study", "hwsim.sweep", "hwsim.pareto", "hwsim.rtlcheck")
+          "hwsim.timeline", "hwsim.resources", "hwsim.fitcheck", "hwsim.estimate", "hwsim.runtime",
+          "hwsim.schema")
+APPLICATIONS = ("hwsim.study", "hwsim.sweep", "hwsim.pareto", "hwsim.rtlcheck", "hwsim.trace", "hwsim.advise")
 # hwsim/sweep.py's _user_errors imports hwsim.cli; see test_the_applications_do_not_import_the_cli
 KNOWN = {("hwsim.sweep", "hwsim.cli")}
 

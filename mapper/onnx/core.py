@@ -23,7 +23,7 @@ from onnx.reference import ReferenceEvaluator
 from rtl.errors import UserError
 
 from ..ir import Graph, IRError, Node, Op
-from ..models import describe_non_file
+from ..paths import describe_non_file
 from ..passes import recognise_hard_activations, recognise_swish
 
 OPSET_MIN = 7                                   # the oldest opset the importer is tested at
