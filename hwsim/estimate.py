@@ -32,7 +32,7 @@ from .config import Config, load
 from .errors import HwsimError
 from .memory import MemoryModel, _num, ddr_footprint
 from .pl import PLLayer, Tiler, simulate_segment
-from .resources import accel_resources, device_peak_macs_per_cycle, misfit, resource_source
+from .resources import accel_resources, cfg_misfit, device_peak_macs_per_cycle, resource_source
 from .ps import PSModel, PSOp
 from .timeline import Event, busy, pipeline_period, place, stages
 from .transfer import TransferModel
@@ -254,7 +254,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         fps=1.0 / period_s if period_s > 0 else math.inf, latency_ms=latency_ms, period_ms=period_s * 1e3,
         naive_fps=device_peak * clock / total_macs if total_macs else None,
         array_peak_fps=pe.multipliers * clock / total_macs if total_macs else None,
-        resources=res, resources_source=resource_source(cfg), misfit=misfit(cfg.board, res),
+        resources=res, resources_source=resource_source(cfg), misfit=cfg_misfit(cfg, res),
         breakdown_ms=breakdown, busy_ms={**{k: v * 1e3 for k, v in busy(events).items()}, "DDR": ddr_s * 1e3},
         pipelined_ms=pipelined_s * 1e3, ddr_bytes=ddr_bytes, ddr_footprint=footprint,
         layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],

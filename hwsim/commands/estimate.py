@@ -26,7 +26,7 @@ def _other(policy: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..estimate import BREAKDOWN, estimate
-    from ..resources import DSP_CLOCK_MULTIPLE, fmt_count, int8_macs_per_dsp
+    from ..resources import DSP_CLOCK_MULTIPLE, fit_verdict, fmt_count, int8_macs_per_dsp
 
     cfg = load(args.board, args.accel, args.overrides)
     check_fit(cfg, args.overrides, args.no_fit_check)
@@ -60,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 v, avail = est.resources[k], cfg.board.get(k)
                 pct = f" ({100 * v / avail:.1f}%)" if avail else ""
                 parts.append(f"{fmt_count(v)} {name}{pct}")
-        verdict = "fits" if not est.misfit else "does NOT fit"
-        print(f"  resources   {', '.join(parts)}: {verdict} the {cfg.board['device']} "
-              f"(at most {float(cfg.board.get('max_util', 1.0)):.0%} of each); {est.resources_source}")
+        print(f"  resources   {', '.join(parts)}: {fit_verdict(cfg, est.resources)}; {est.resources_source}")
     print("  where one frame's time goes:")
     for k in BREAKDOWN:
         v = est.breakdown_ms[k]
