@@ -32,7 +32,7 @@ input is the previous layer's complete output in DDR).  Memory stall = total - c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -73,6 +73,7 @@ class LayerTiles:
     specs: list[TileKey]
     load: list[int]       # bytes per tile
     store: list[int]
+    pe: PEArrayParams | None = None   # the engine the tiles run on, if not the Tiler's (see dw_engine)
 
 
 @dataclass
@@ -130,6 +131,21 @@ class Tiler:
             raise HwsimError("accel.ibuf_kib and accel.obuf_kib must be positive")
         self.pl_ops = set(accel.get("pl_ops", []))
         self.fused = set(accel.get("pl_fused", []))
+        # accel.dw_macs_per_cycle (the DPU files): the depthwise engine has that many multipliers in
+        # all, so a k x k window costs k^2 of them and it runs dw_macs_per_cycle // k^2 channels at once
+        # (PG338: B4096's 48 extra DSPs x 2 packed x 2 double-pumped = 192).  Absent (this project's
+        # RTL): dw_channels windows of any supported k per cycle, as rtl.depthwise does.
+        dm = accel.get("dw_macs_per_cycle")
+        if dm is not None and (isinstance(dm, bool) or not isinstance(dm, int) or dm < 1):
+            raise HwsimError(f"accel.dw_macs_per_cycle must be a positive integer, not {dm!r}")
+        self.dw_macs = dm
+
+    def dw_engine(self, k: int) -> PEArrayParams:
+        """The depthwise engine a k x k depthwise conv runs on: ``dw_macs_per_cycle // k^2`` channels
+        when the accelerator gives its depthwise multipliers, else the accelerator's own engine."""
+        if self.dw_macs is None:
+            return self.pe
+        return replace(self.pe, dw_channels=max(1, self.dw_macs // (k * k)))
 
     # ---- which engine mode a node needs ------------------------------------------------------
     def mode(self, g: Graph, n: Node) -> Mode | None:
@@ -233,10 +249,10 @@ class Tiler:
         return LayerTiles(Mode.CONV, specs, load, store)
 
     def _window(self, g: Graph, n: Node, mode: Mode) -> LayerTiles:
-        pe = self.pe
         _, C, H, W = g.in_shape(n)
         _, cout, Ho, Wo = g.out_shape(n)
         k, s = self._square(n)
+        pe = self.dw_engine(k) if mode == Mode.DW else self.pe
         if mode != Mode.DW and k > pe.kmax:
             raise HwsimError(f"node {n.name!r}: {k}x{k} pooling exceeds the depthwise engine's "
                              f"{pe.kmax}x{pe.kmax} window")
@@ -269,7 +285,7 @@ class Tiler:
                     specs.append((mode, c, c, h_t, w_t, k, s, p))
                     load.append(irows * icols * c + _dw_param_bytes(pe, mode, c))
                     store.append(oh * ow * c)
-        return LayerTiles(mode, specs, load, store)
+        return LayerTiles(mode, specs, load, store, pe if pe is not self.pe else None)
 
     def _gap(self, g: Graph, n: Node) -> LayerTiles:
         _, C, H, W = g.in_shape(n)
@@ -324,7 +340,8 @@ def simulate_layer(g: Graph, n: Node, tiler: Tiler, mem: MemoryModel) -> PLLayer
     t = tiler.tile(g, n)
     if t is None:
         return PLLayer(n.name, n.op.value, "fused", g.macs(n), 0, 0, 0, 0, 0)
-    compute = np.fromiter((_cycles(tiler.pe, s) for s in t.specs), dtype=np.int64, count=len(t.specs))
+    pe = t.pe or tiler.pe
+    compute = np.fromiter((_cycles(pe, s) for s in t.specs), dtype=np.int64, count=len(t.specs))
     total = schedule(compute, np.asarray(t.load), np.asarray(t.store), mem)
     c = int(compute.sum())
     return PLLayer(n.name, n.op.value, t.mode.name, g.macs(n), len(t.specs), c, total - c,

@@ -166,3 +166,26 @@ def test_fused_and_data_movement_nodes_cost_nothing():
     for name in ("r", "f"):
         layer = simulate_layer(g, g.node(name), tiler, unit_memory())
         assert (layer.cycles, layer.tiles, layer.mode) == (0, 0, "fused")
+
+
+def test_dpu_depthwise_windows_share_the_engines_multipliers():
+    """accel.dw_macs_per_cycle (the DPU files, PG338's (PP/2) x ICP x 3): a 5x5 window takes 25 of the
+    multipliers a 3x3 window takes 9 of, so a 5x5 depthwise conv runs at about 9/25 of the 3x3 rate;
+    the 3x3 engine is the file's own dw_channels."""
+    from hwsim import config as _config
+    from hwsim.memory import MemoryModel as _Mem
+    from mapper.ir import Graph as _Graph, Op as _Op
+    cfg = _config.load("zcu102", "dpu_b4096")
+    tiler = Tiler(cfg.pe, cfg.accel)
+    assert tiler.dw_engine(3) == cfg.pe                     # 192 // 9 = 21 = dw_channels
+    assert tiler.dw_engine(5).dw_channels == 192 // 25 == 7
+    cyc = {}
+    for k in (3, 5):
+        g = _Graph("dw", (1, 672, 14, 14))
+        g.set_outputs(g.add(_Op.DWCONV, "input", "dw", k=k, pad=k // 2))
+        layer = simulate_layer(g, g.node("dw"), tiler, _Mem.from_config(cfg))
+        cyc[k] = layer.compute_cycles
+    assert 2.5 < cyc[5] / cyc[3] < 3.5                      # 21 / 7 = 3 channel groups per one
+    bad = dict(cfg.accel, dw_macs_per_cycle=0)
+    with pytest.raises(HwsimError, match="dw_macs_per_cycle must be a positive integer"):
+        Tiler(cfg.pe, bad)
