@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..estimate import BREAKDOWN, estimate
 
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     check_fit(cfg, args.overrides, args.no_fit_check)
     rows = [estimate(m, input_size=args.input_size, policy=args.policy, cfg=cfg).summary() for m in args.models]
     if args.json:

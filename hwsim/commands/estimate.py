@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ..estimate import BREAKDOWN, estimate
     from ..resources import DSP_CLOCK_MULTIPLE, fmt_count, int8_macs_per_dsp
 
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     check_fit(cfg, args.overrides, args.no_fit_check)
     est = estimate(args.model, input_size=args.input_size, policy=args.policy, cfg=cfg)
     other = estimate(args.model, input_size=args.input_size, policy=_other(args.policy), cfg=cfg)
