@@ -109,8 +109,7 @@ class Config:
         return float(self.accel["clock_mhz"]) * 1e6
 
     def to_json(self) -> dict[str, Any]:
-        return {"board": self.board_name, "accel": self.accel_name, "runtime": self.runtime_name,
-                **copy.deepcopy(self.data)}
+        return {"board": self.board_name, "accel": self.accel_name, **copy.deepcopy(self.data)}
 
 
 # Software-side fields that moved from the board to the runtime profile: the old names still work.

@@ -275,7 +275,8 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     ddr_bytes = {"PL": sum(l["load_bytes"] + l["store_bytes"] for l in layers if l["device"] == "PL"),
                  "PS": sum(l["bytes"] for l in layers if l["device"] == "PS")}
     ddr_s = sum(ddr_bytes.values()) / (mem.ddr_bytes_per_cycle * clock)
-    pipelined_s = pipeline_period(stages(events), in_flight)
+    # one frame in flight: the period is the latency (summed once, so the two agree to the last bit)
+    pipelined_s = pipeline_period(stages(events), in_flight) if in_flight > 1 else latency_ms / 1e3
     period_s = max(pipelined_s, ddr_s)
     total_macs = g.total_macs()
     device_peak = device_peak_macs_per_cycle(cfg.board)
