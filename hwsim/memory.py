@@ -69,9 +69,18 @@ class MemoryModel:
         ports = int(_num(acc, "accel", "hp_ports_used"))
         if ports > int(_num(axi, "axi", "hp_ports")):
             raise HwsimError(f"accel.hp_ports_used={ports} exceeds the board's {int(axi['hp_ports'])} HP ports")
+        port_efficiency = 1.0
+        # --- coherent shared buffers (runtime.buffer_mode = "coherent", hwsim.runtime): the data mover sits
+        # on the coherent HPC ports, at most runtime.coherent_ports of them, each moving
+        # runtime.coherent_port_efficiency of a plain HP port's bytes.
+        from .runtime import coherent_port
+        coherent = coherent_port(cfg)
+        if coherent is not None:
+            ports, port_efficiency = min(ports, coherent[0]), coherent[1]
+        # --- end coherent
         return cls(
             clock_hz=clock,
-            port_bytes_per_cycle=ports * port_bits / 8,
+            port_bytes_per_cycle=ports * port_bits / 8 * port_efficiency,
             burst_bytes=int(_num(axi, "axi", "burst_beats")) * port_bits // 8,
             burst_latency_cycles=_num(axi, "axi", "burst_latency_ns", positive=False) * 1e-9 * clock,
             outstanding=int(_num(axi, "axi", "outstanding")),

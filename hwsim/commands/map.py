@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..config import load
 
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     graph = load_model(args.model, args.input_size)
     plan = partition(graph, cfg.accel, args.policy)
     size = graph.shape(graph.inputs[0])[-1]

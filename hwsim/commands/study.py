@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..study import format_table, run, table_rows
-    check_fit(load(args.board, args.accel, args.overrides), args.overrides, args.no_fit_check)
+    check_fit(load(args.board, args.accel, args.overrides, runtime=args.runtime), args.overrides, args.no_fit_check)
     out = Path(args.out)
     study = run(out, board=args.board, accel=args.accel, overrides=tuple(args.overrides), progress=not args.json)
     rows = table_rows(study["runs"])
