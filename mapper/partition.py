@@ -11,10 +11,10 @@ table (``hwsim.config.Config.accel``), and returns a ``mapper.plan.Plan``:
   (kernel, stride, channels, line-buffer width, weight buffer); every other op runs on the PS with
   a one-line reason.  A 1x1 conv on a 1x1 map is an FC for this purpose.  Data-movement ops
   (concat, split, shuffle, reshape, flatten, dropout, transpose) ride with their producer.
-- ``accel["replace_sigmoid"]`` (the Vitis AI quantiser's activation replacement; default off): every
-  sigmoid becomes a hard-sigmoid and every swish a hard-swish before placement
+- ``accel["replace_sigmoid"]`` (the Vitis AI quantiser's activation replacement; default ``"none"``):
+  ``"all"``, every sigmoid becomes a hard-sigmoid and every swish a hard-swish before placement
   (``replace_sigmoid``), so they fuse and place as the hard versions, and a PS reason names the
-  replacement.
+  replacement; ``"except_se"``, the same except inside SE blocks, whose activations stay float.
 - ``accel["placement"] = "compiler"`` (the DPU: its compiler assigns every op the DPU supports to it
   and the rest to the CPU, UG1414 "Currently Supported Operators"): SE blocks are placed op by op
   like everything else, whatever the policy.  Otherwise (this project's own array, whose software
@@ -53,6 +53,7 @@ _WINDOWED = (Op.DWCONV, Op.MAXPOOL, Op.AVGPOOL)   # ops on the depthwise engine'
 ACCEL_FIELDS = ("pl_ops", "pl_fused", "max_kernel", "dw_kernels", "max_width", "max_channels",
                 "wbuf_depth", "icp", "replace_sigmoid", "placement")
 PLACEMENTS = ("policy", "compiler")
+REPLACE_MODES = ("none", "all", "except_se")      # accel.replace_sigmoid
 # What the quantiser's replacement turns each activation into (vai_q_tensorflow2, UG1414 3.0
 # "vai_q_tensorflow2 Supported Operations and APIs": "If 'activation' is 'sigmoid' or 'swish', will be
 # converted to hard-sigmoid or hard-swish and then be quantized by default").
@@ -73,9 +74,9 @@ def _accel_limits(accel: dict[str, Any]) -> tuple[PEArrayParams, frozenset[Op], 
             raise PartitionError(f"accelerator description has no {key!r} field")
     if not isinstance(accel["pl_ops"], list):
         raise PartitionError(f"accel.pl_ops must be a list of op kinds, not {accel['pl_ops']!r}")
-    for key, ok in (("replace_sigmoid", lambda v: isinstance(v, bool)), ("placement", lambda v: v in PLACEMENTS)):
-        if key in accel and not ok(accel[key]):
-            want = "true or false" if key == "replace_sigmoid" else " or ".join(map(repr, PLACEMENTS))
+    for key, allowed in (("replace_sigmoid", REPLACE_MODES), ("placement", PLACEMENTS)):
+        if key in accel and accel[key] not in allowed:
+            want = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
             raise PartitionError(f"accel.{key} must be {want}, not {accel[key]!r}")
     mk = accel["max_kernel"]
     if isinstance(mk, bool) or not isinstance(mk, int) or mk < 1:
@@ -87,32 +88,35 @@ def _accel_limits(accel: dict[str, Any]) -> tuple[PEArrayParams, frozenset[Op], 
     return pe, kinds, mk
 
 
-def replace_sigmoid(g: Graph) -> Graph:
-    """A copy of ``g`` with every sigmoid a hard-sigmoid and every swish a hard-swish (what the Vitis
-    AI quantiser does by default, ``REPLACED``), each replaced node marked ``attrs["replaced"]``.
+def replace_sigmoid(g: Graph, mode: str = "all") -> Graph:
+    """``g`` recognised (``prepare`` without folding or fusion: ``x * sigmoid(x)`` is a swish) with
+    every sigmoid a hard-sigmoid and every swish a hard-swish (``REPLACED``), each replaced node marked
+    ``attrs["replaced"]``; with ``mode == "except_se"`` the activations inside squeeze-and-excitation
+    blocks stay as they are, marked ``attrs["kept"]``.
 
-    Runs before ``prepare``: an imported ``x * sigmoid(x)`` becomes ``x * hsigmoid(x)``, which the
-    swish pass turns into one hard-swish (its multiply is marked too); hard-sigmoid followed by a
-    multiply is one DPU op (a Xilinx engineer in Xilinx/Vitis-AI issue #1113, measured.md)."""
-    g = g.copy()
-    producers = g.producers()
+    A hard-sigmoid followed by a multiply is one DPU op (a Xilinx engineer in Xilinx/Vitis-AI issue
+    #1113, measured.md), as is a conv with a fused hard-swish (UG1414 3.0 conv2d activations)."""
+    g = prepare(g, [])
+    keep = {name for b in find_se_blocks(g) for name in b.nodes} if mode == "except_se" else set()
     for n in g.nodes:
         if n.op in REPLACED:
+            if n.name in keep:
+                n.attrs["kept"] = n.op.value
+                continue
             n.attrs["replaced"] = n.op.value
             n.op = REPLACED[n.op]
-    for n in g.nodes:                   # x * sigmoid(x), imported: the multiply becomes the hard-swish
-        if n.op == Op.MUL and len(n.inputs) == 2:
-            for i in (0, 1):
-                gate = producers.get(n.inputs[i])
-                if gate is not None and gate.attrs.get("replaced") == "sigmoid" and gate.inputs[0] == n.inputs[1 - i]:
-                    n.attrs["replaced"] = "swish"
     return g
 
 
 def _replaced(n: Node) -> str:
-    """`` (sigmoid replaced by hsigmoid: accel.replace_sigmoid)`` for a replaced node, else ``""``."""
+    """`` (sigmoid replaced by hsigmoid: accel.replace_sigmoid)`` for a replaced node, the reason an SE
+    activation was kept, else ``""``."""
     was = n.attrs.get("replaced")
-    return f" ({was} replaced by {n.op}: accel.replace_sigmoid)" if was else ""
+    if was:
+        return f" ({was} replaced by {n.op}: accel.replace_sigmoid)"
+    if n.attrs.get("kept"):
+        return " (inside an SE block, not replaced: accel.replace_sigmoid = except_se)"
+    return ""
 
 
 def pl_reason(g: Graph, n: Node, pe: PEArrayParams, pl_ops: frozenset[Op], max_kernel: int) -> str | None:
@@ -261,7 +265,8 @@ def partition(graph: Graph, accel: dict[str, Any], policy: str = "naive") -> Pla
     if policy not in POLICIES:
         raise PartitionError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
     pe, pl_ops, max_kernel = _accel_limits(accel)
-    g = prepare(replace_sigmoid(graph) if accel.get("replace_sigmoid") else graph, accel.get("pl_fused", []))
+    rs = accel.get("replace_sigmoid", "none")
+    g = prepare(replace_sigmoid(graph, rs) if rs != "none" else graph, accel.get("pl_fused", []))
     se_blocks = find_se_blocks(g)
     device, reasons = _place(g, se_blocks, policy, pe, pl_ops, max_kernel,
                              compiler=accel.get("placement") == "compiler")
