@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     done = (f"{rt['completion']} {rt['completion_s'] * 1e6:g} us" if rt["completion_s"] else f"{rt['completion']} (in the start)")
     print(f"  runtime     {rt['buffer_mode']} shared buffers; per PL {rt['invocation']}: start {rt['invoke_s'] * 1e6:g} us, "
           f"completion {done}; {rt['frames_in_flight']} frame(s) in flight; fallback ops in {rt['fallback']}")
-    print(f"  fps         {est.fps:8.2f}   pipelined, {est.frames_in_flight} frame(s) in flight; "
+    how = (f"pipelined, {est.frames_in_flight} frames in flight" if est.frames_in_flight > 1
+           else "one frame at a time (1 frame in flight)")
+    print(f"  fps         {est.fps:8.2f}   {how}; "
           f"bottleneck {est.bottleneck} busy {est.busy_ms[est.bottleneck]:.1f} ms/frame")
     print(f"  latency     {est.latency_ms:8.2f} ms")
     if est.naive_fps:
