@@ -114,7 +114,7 @@ def main() -> int:
         print(f"{r.board:<7} {r.clock_mhz:>4g} {r.label:<21} {r.one_thread:>9.1f} {x['model_1t']:>7.1f} "
               f"{x['err_1t']:>+6.0f}% | {multi}")
     ok_med, ok_row = t["median"] <= TARGET_MEDIAN, t["worst"] <= TARGET_ROW
-    print(f"1 thread: median |error| {t['median']:.0f}% (target <= {TARGET_MEDIAN:.0f}%: "
+    print(f"1 thread: median |error| {t['median']:.1f}% (target <= {TARGET_MEDIAN:.0f}%: "
           f"{'met' if ok_med else 'NOT met'}), worst {t['worst']:.0f}% (target <= {TARGET_ROW:.0f}%: "
           f"{'met' if ok_row else 'NOT met'})")
     for board, meas, mod, e in t["ratios"]:

@@ -23,7 +23,10 @@ Tiling (one layer -> an ordered list of ``TileSpec`` with the bytes each tile lo
   parameters (see the constants below); depthwise-engine modes ``rtl.golden_dw.param_bytes`` (the
   LUT where the mode post-processes, SCALE/ADD's per-tensor header, one block per channel group).
 
-Schedule (``schedule``): tile ``i`` computes for ``tile_cycles`` while the data mover reads tile
+A tile's compute cycles are ``rtl.cycles.tile_cycles`` (this project's RTL), except a CONV tile of an
+accelerator that describes the Xilinx DPU (``accel.conv_cycles = "dpu"``: ``dpu_conv_cycles``).
+
+Schedule (``schedule``): tile ``i`` computes for its compute cycles while the data mover reads tile
 ``i+1``'s loads and writes tile ``i-1``'s stores (double buffering); step ``i`` lasts
 ``max(compute_i, memory phase_i)``.  The first tile's loads and the last tile's stores are
 exposed.  Each layer is its own schedule (the engine is reconfigured per layer and a layer's
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from math import ceil
 from typing import Any
 
 import numpy as np
@@ -65,6 +69,22 @@ TileKey = tuple[Mode, int, int, int, int, int, int, int]
 @lru_cache(maxsize=65536)
 def _cycles(p: PEArrayParams, key: TileKey) -> int:
     return tile_cycles(p, TileSpec(*key))
+
+
+CONV_CYCLES = ("rtl", "dpu")     # accel.conv_cycles
+
+
+def dpu_conv_cycles(p: PEArrayParams, key: TileKey) -> int:
+    """A CONV tile's cycles on the Xilinx DPU's convolution array (``accel.conv_cycles = "dpu"``):
+    PP x ICP x OCP MACs per cycle (PG338 "Architecture of the DPUCZDX8G": "the number of convolution
+    MACs per cycle is ICP * OCP * PP"), the output pixels in groups of PP, the output channels in
+    groups of OCP, and the reduction in k x k x ceil(cin / ICP) steps, the layout of the DPU's weight
+    banks (UG1414 3.0 "Currently Supported Operators", conv2d In Size: "kernel_w * kernel_h *
+    ceil(input_channel / channel_parallel) <= bank_depth").  Weights and activations reach the array
+    through the DPU's own load engine, so unlike this project's RTL nothing streams in band; no
+    pipeline fill or drain is counted, so this is a lower bound on the DPU's cycles."""
+    _, cin, cout, h, w, k, _, _ = key
+    return ceil(h * w / p.pp) * k * k * ceil(cin / p.icp) * ceil(cout / p.ocp)
 
 
 @dataclass
@@ -139,6 +159,17 @@ class Tiler:
         if dm is not None and (isinstance(dm, bool) or not isinstance(dm, int) or dm < 1):
             raise HwsimError(f"accel.dw_macs_per_cycle must be a positive integer, not {dm!r}")
         self.dw_macs = dm
+        cc = accel.get("conv_cycles", "rtl")
+        if cc not in CONV_CYCLES:
+            raise HwsimError(f"accel.conv_cycles must be one of {', '.join(CONV_CYCLES)}, not {cc!r}")
+        self.dpu_conv = cc == "dpu"
+
+    def cycles(self, pe: PEArrayParams, key: TileKey) -> int:
+        """A tile's compute cycles: ``rtl.cycles.tile_cycles`` (this project's RTL, the only formula for
+        its arrays), or ``dpu_conv_cycles`` for a CONV tile of an accelerator with conv_cycles = "dpu"."""
+        if self.dpu_conv and key[0] == Mode.CONV:
+            return dpu_conv_cycles(pe, key)
+        return _cycles(pe, key)
 
     def dw_engine(self, k: int) -> PEArrayParams:
         """The depthwise engine a k x k depthwise conv runs on: ``dw_macs_per_cycle // k^2`` channels
@@ -341,7 +372,7 @@ def simulate_layer(g: Graph, n: Node, tiler: Tiler, mem: MemoryModel) -> PLLayer
     if t is None:
         return PLLayer(n.name, n.op.value, "fused", g.macs(n), 0, 0, 0, 0, 0)
     pe = t.pe or tiler.pe
-    compute = np.fromiter((_cycles(pe, s) for s in t.specs), dtype=np.int64, count=len(t.specs))
+    compute = np.fromiter((tiler.cycles(pe, s) for s in t.specs), dtype=np.int64, count=len(t.specs))
     total = schedule(compute, np.asarray(t.load), np.asarray(t.store), mem)
     c = int(compute.sum())
     return PLLayer(n.name, n.op.value, t.mode.name, g.macs(n), len(t.specs), c, total - c,

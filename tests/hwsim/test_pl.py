@@ -189,3 +189,26 @@ def test_dpu_depthwise_windows_share_the_engines_multipliers():
     bad = dict(cfg.accel, dw_macs_per_cycle=0)
     with pytest.raises(HwsimError, match="dw_macs_per_cycle must be a positive integer"):
         Tiler(cfg.pe, bad)
+
+
+def test_dpu_conv_tiles_run_at_the_dpus_parallelism_and_the_own_array_at_its_rtls():
+    """accel.conv_cycles = "dpu": PP x ICP x OCP MACs per cycle (PG338), reduction in k x k x
+    ceil(cin / ICP) steps (UG1414's bank layout).  Hand-computed on B4096 (PP 8, ICP 16, OCP 16): a 3x3
+    conv, 32 -> 48 channels, 14x14 outputs: ceil(196 / 8) = 25 pixel groups x 9 x 2 steps x 3 channel
+    groups = 1,350 cycles; 1,350 x 2,048 MACs/cycle against its 2,709,504 MACs is 98%."""
+    from hwsim import config as _config
+    from hwsim.memory import MemoryModel as _Mem
+    from mapper.ir import Op as _Op
+    cfg = _config.load("zcu102", "dpu_b4096")
+    tiler = Tiler(cfg.pe, cfg.accel)
+    g = Graph("c", (1, 32, 14, 14))
+    g.set_outputs(g.add(_Op.CONV, "input", "c", cout=48, k=3, pad=1))
+    layer = simulate_layer(g, g.node("c"), tiler, _Mem.from_config(cfg))
+    assert layer.tiles == 1 and layer.compute_cycles == 1350 and layer.macs == 2_709_504
+    # the project's own array keeps the RTL's exact cycles for the same tile
+    own = load()
+    t = Tiler(own.pe, own.accel)
+    key = (Mode.CONV, 32, 48, 14, 14, 3, 1, 0)
+    assert not t.dpu_conv and t.cycles(own.pe, key) == tile_cycles(own.pe, TileSpec(*key))
+    with pytest.raises(HwsimError, match="accel.conv_cycles must be one of rtl, dpu"):
+        Tiler(cfg.pe, dict(cfg.accel, conv_cycles="fast"))

@@ -58,13 +58,16 @@ def test_the_se_pool_reads_the_finished_map_back_and_the_scale_moves_it_again(se
 def test_an_fc_on_a_1x1_map_leaves_the_pixel_lanes_idle(se_case):
     cfg, _ = se_case
     p = cfg.pe
+    tiler = Tiler(p, cfg.accel)          # tile_cycles for the own array, the DPU's conv array for the DPU
     assert p.pp > 1
     for cin, cout in ((32, 8), (8, 32), (1152, 48)):
-        one = TileSpec(Mode.CONV, cin, cout, 1, 1, 1, 1, 0)
-        full = TileSpec(Mode.CONV, cin, cout, 1, p.pp, 1, 1, 0)     # PP pixels: every lane busy
+        one = (Mode.CONV, cin, cout, 1, 1, 1, 1, 0)
+        full = (Mode.CONV, cin, cout, 1, p.pp, 1, 1, 0)        # PP pixels: every lane busy
         # the same cycles for 1 pixel as for PP: PP - 1 lanes idle, the MAC rate is 1/PP of the array's
-        assert tile_cycles(p, one) == tile_cycles(p, full)
-        assert tile_cycles(p, TileSpec(Mode.CONV, cin, cout, 1, p.pp + 1, 1, 1, 0)) > tile_cycles(p, full)
+        assert tiler.cycles(p, one) == tiler.cycles(p, full)
+        assert tiler.cycles(p, (Mode.CONV, cin, cout, 1, p.pp + 1, 1, 1, 0)) > tiler.cycles(p, full)
+    if not tiler.dpu_conv:
+        assert tiler.cycles(p, one) == tile_cycles(p, TileSpec(*one))
 
 
 def test_the_se_fcs_run_at_most_1_over_pp_of_the_arrays_peak(se_case):
