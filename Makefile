@@ -14,7 +14,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make sim    - EfficientNet vs MobileNet deployment study on the default board (build/sim/)"
 	@echo "make test   - the whole test suite (unit, zoo, ONNX, model, cocotb on Icarus + Verilator)"
-	@echo "make bench  - benchmarks: estimate speed, sweep throughput, calibration against published DPU results"
+	@echo "make bench  - benchmarks: estimate speed, sweep throughput, validation against published DPU frame rates"
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; found " + sys.version.split()[0])'
@@ -48,7 +48,7 @@ test: $(STAMP)-test tools
 bench: $(STAMP)-bench
 	$(PY) bench/estimate_speed.py
 	$(PY) bench/sweep_speed.py
-	$(PY) bench/dpu_calibration.py
+	$(PY) bench/validate.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -28,8 +28,11 @@ def add_target_args(p: argparse.ArgumentParser, *, policy: bool = True, input_si
     """The options every board-aware command shares."""
     p.add_argument("--board", default=None, help="board description (default: ultra96v1)")
     p.add_argument("--accel", default=None, help="accelerator description (default: the board's own)")
+    p.add_argument("--runtime", default=None, metavar="NAME",
+                   help="runtime profile: the software driving the PL, baremetal, linux_uio, pynq, vart or a "
+                        ".toml path (default: the board's default_runtime)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override any board/accelerator field, e.g. accel.clock_mhz=100 (repeatable)")
+                   help="override any board/accelerator/runtime field, e.g. accel.clock_mhz=100 (repeatable)")
     if input_size:
         p.add_argument("--input-size", type=int, default=None, metavar="N",
                        help="square input resolution (default: the model's native size)")

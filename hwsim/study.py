@@ -68,11 +68,11 @@ ASSUMED_PEAK = ("accel.pp=8", "accel.icp=14", "accel.ocp=14")
 ASSUMED_PEAK_MACS = 8 * 14 * 14
 
 WHAT_IFS: list[WhatIf] = [
-    WhatIf("as deployed: SE blocks on the PS, 2 frames in flight", "naive"),
-    WhatIf("one frame at a time (no PL/PS frame pipelining)", "naive", ("ps.pipeline_frames=1",)),
+    WhatIf("as deployed: SE blocks on the PS, one frame at a time (the runtime's single-thread loop)", "naive"),
+    WhatIf("2 frames in flight (a second thread: PL/PS frame pipelining)", "naive", ("runtime.frames_in_flight=2",)),
     WhatIf("4 PS threads for the SE blocks", "naive", ("ps.threads=4",)),
     WhatIf("SE pooling and scale on the PL (optimized placement)", "optimized"),
-    WhatIf("optimized, one frame at a time", "optimized", ("ps.pipeline_frames=1",)),
+    WhatIf("optimized, 2 frames in flight", "optimized", ("runtime.frames_in_flight=2",)),
     WhatIf("PE array reshaped: 2x16x6 + 4 depthwise channels (best unpacked shape at 100 MHz in a hwsim sweep)", "naive",
            ("accel.pp=2", "accel.icp=16", "accel.ocp=6", "accel.dw_channels=4")),
     WhatIf("optimized + PL clock 200 MHz", "optimized", ("accel.clock_mhz=200",)),
@@ -84,11 +84,11 @@ WHAT_IFS: list[WhatIf] = [
     # a placement change with no new hardware: the depthwise engine is the PL's slow part, and with
     # frames pipelined the four A53s work in parallel with the PL
     WhatIf("depthwise convs on the 4 ARM cores instead of the depthwise engine (no hardware change)", "naive",
-           ("ps.threads=4",), drop_pl_ops=("dwconv",)),
+           ("ps.threads=4", "runtime.frames_in_flight=2"), drop_pl_ops=("dwconv",)),
 ]
 
 COLORS = {"pl_compute": "#1f77b4", "pl_memory_stall": "#aec7e8", "ps_compute": "#d62728",
-          "transfer": "#ff9896", "sync": "#7f7f7f"}
+          "transfer": "#ff9896", "sync": "#7f7f7f", "host_pre_post": "#bcbd22"}
 
 
 def _label(model: str, size: int | None) -> str:
@@ -115,23 +115,30 @@ class Progress:
 
 
 def run(out: Path, *, board: str | None = None, accel: str | None = None,
-        overrides: tuple[str, ...] = (), progress: bool = True) -> dict[str, Any]:
+        overrides: tuple[str, ...] = (), progress: bool = True, runtime: str | None = None) -> dict[str, Any]:
     """Run the study and write its files; returns what results.json holds."""
-    base = load(board, accel, overrides)
+    base = load(board, accel, overrides, runtime=runtime)
     jobs: list[tuple[str, Callable[[], Estimate]]] = []
     for model, size in STUDY_MODELS:
         for pol in POLICIES:
             jobs.append((f"{_label(model, size)} {pol}",
                          lambda m=model, s=size, p=pol: estimate(m, input_size=s, policy=p, cfg=base)))
     what_sets = [w.all_overrides(base) for w in WHAT_IFS]
-    what_cfgs = [load(board, accel, tuple(overrides) + o) for o in what_sets]
+    what_cfgs = [load(board, accel, tuple(overrides) + o, runtime=runtime) for o in what_sets]
     for w, c in zip(WHAT_IFS, what_cfgs):
         jobs.append((f"what-if: {w.label}",
                      lambda w=w, c=c: estimate(FOCUS[0], input_size=FOCUS[1], policy=w.policy, cfg=c)))
-    prog = Progress(len(jobs)) if progress else None
+    rt_jobs = runtime_jobs(board, accel, overrides)
+    prog = Progress(len(jobs) + len(rt_jobs)) if progress else None
     results: list[dict[str, Any]] = []
     for what, fn in jobs:
         results.append(fn().to_json())
+        if prog:
+            prog.step(what)
+    rt_results = []
+    for what, row, fn in rt_jobs:
+        e = fn()
+        rt_results.append({**row, "result": e.summary(), "interaction_ms": interaction(e)})
         if prog:
             prog.step(what)
     n_main = len(STUDY_MODELS) * len(POLICIES)
@@ -142,6 +149,8 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
         "what_ifs": [{"label": w.label, "policy": w.policy, "overrides": list(o), "moved_to_ps": list(w.drop_pl_ops),
                       "resources": accel_resources(c), "fit": device_fit(c), "result": r}
                      for w, o, c, r in zip(WHAT_IFS, what_sets, what_cfgs, results[n_main:])],
+        "runtime": base.runtime_name,
+        "runtimes": rt_results,
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(study, indent=1))
@@ -153,10 +162,85 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
     return study
 
 
+# ---- runtime profiles: how much of the focus frame is PS<->PL interaction ---------------------
+# Per profile: as the profile runs it, then one change at a time (buffer mode, a second thread).
+RUNTIME_VARIANTS: list[tuple[str, tuple[str, ...]]] = [
+    ("as the profile runs it", ()),
+    ("cacheable buffers", ("runtime.buffer_mode=cacheable",)),
+    ("uncached buffers", ("runtime.buffer_mode=uncached",)),
+    ("coherent buffers (HPC ports)", ("runtime.buffer_mode=coherent",)),
+    ("2 frames in flight (a second thread)", ("runtime.frames_in_flight=2",)),
+]
+
+
+def interaction(e: Estimate) -> dict[str, float]:
+    """One frame's PS<->PL interaction, ms: PS ops that read or write a buffer shared with the PL
+    (``ps_shared``), cache maintenance (``maintenance``, = ``transfer``), the software's starts of the
+    PL (``invocation``) and the completions' waits (``waits``); ``total`` their sum, ``share`` of the
+    latency.  ``host_pre_post`` is listed beside it (CPU work on the frame's input and output)."""
+    ps_shared = sum(l["time_ms"] for l in e.layers
+                    if l["device"] == "PS" and (l.get("shared_read_bytes") or l.get("shared_write_bytes")))
+    inv = sum(s["time_ms"] for s in e.syncs if s["event"] == "start")
+    waits = sum(s["time_ms"] for s in e.syncs if s["event"] == "done")
+    parts = {"ps_shared": ps_shared, "maintenance": e.breakdown_ms["transfer"], "invocation": inv, "waits": waits}
+    total = sum(parts.values())
+    return {**parts, "total": total, "share": total / e.latency_ms if e.latency_ms else 0.0,
+            "host_pre_post": e.breakdown_ms["host_pre_post"]}
+
+
+def runtime_jobs(board: str | None, accel: str | None, overrides: tuple[str, ...]):
+    """(progress label, row, estimate thunk) for every runtime profile x RUNTIME_VARIANTS on the focus
+    model, naive placement (a variant equal to the profile's own setting is skipped)."""
+    from .config import parse_value, runtimes
+    jobs = []
+    for name in runtimes():
+        prof = load(board, accel, overrides, runtime=name)["runtime"]
+        for label, sets in RUNTIME_VARIANTS:
+            same = [prof.get(k.partition(".")[2]) == parse_value(v) for k, _, v in (x.partition("=") for x in sets)]
+            if same and all(same):
+                continue        # the profile already runs it that way
+            cfg = load(board, accel, tuple(overrides) + sets, runtime=name)
+            jobs.append((f"runtime {name}: {label}", {"runtime": name, "variant": label, "overrides": list(sets)},
+                         lambda c=cfg: estimate(FOCUS[0], input_size=FOCUS[1], policy="naive", cfg=c)))
+    return jobs
+
+
+def runtime_report(study: dict[str, Any]) -> list[str]:
+    """The report's section on runtime profiles (markdown lines)."""
+    rows = study.get("runtimes") or []
+    if not rows:
+        return []
+    L = [f"## The software side: runtime profiles ({_label(*FOCUS)}, naive placement)\n",
+         "The same hardware driven by each runtime profile (`hwsim/data/runtimes/`). *Interaction* is the "
+         "part of one frame spent on PS<->PL hand-over: PS ops that read or write a buffer shared with the PL "
+         "(at that buffer's bandwidth), cache maintenance, the software's PL starts and the completions' waits. "
+         f"The study's own runtime is `{study.get('runtime', '')}`.\n",
+         "| runtime | variant | fps | latency ms | PS ops on shared buffers | maintenance | invocations | waits "
+         "| interaction ms | share | host pre/post ms |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s, i = r["result"], r["interaction_ms"]
+        L.append(f"| {r['runtime']} | {r['variant']} | {s['fps']:.2f} | {s['latency_ms']:.1f} | {i['ps_shared']:.1f} | "
+                 f"{i['maintenance']:.1f} | {i['invocation']:.1f} | {i['waits']:.1f} | {i['total']:.1f} | "
+                 f"{100 * i['share']:.0f}% | {i['host_pre_post']:.1f} |")
+    L.append("")
+    base = {r["runtime"]: r for r in rows if not r["overrides"]}
+    for name, b in base.items():
+        others = [r for r in rows if r["runtime"] == name and r["overrides"]]
+        if not others:
+            continue
+        best = max(others, key=lambda r: r["result"]["fps"])
+        L.append(f"- `{name}`: {b['result']['fps']:.2f} fps, {100 * b['interaction_ms']['share']:.0f}% of the frame "
+                 f"is interaction; the best single change here is {best['variant']} "
+                 f"(`{' '.join(best['overrides'])}`): {best['result']['fps']:.2f} fps.")
+    L.append("")
+    return L
+
+
 # ---- tables ---------------------------------------------------------------------------------
 def table_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
     rows = [["model", "input", "GMAC", "policy", "fps", "naive_fps", "array fps", "latency ms",
-             "PL ms", "stall ms", "PS ms", "xfer ms", "sync ms", "PS segs", "MB crossing"]]
+             "PL ms", "stall ms", "PS ms", "xfer ms", "sync ms", "host ms", "PS segs", "MB crossing"]]
     for r in runs:
         bd = r["breakdown_ms"]
         ps_segs = sum(1 for s in r["segments"] if s["device"] == "PS")
@@ -164,7 +248,7 @@ def table_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
                      r["policy"], f"{r['fps']:.1f}", f"{r['naive_fps']:.1f}", f"{r['array_peak_fps']:.1f}",
                      f"{r['latency_ms']:.1f}",
                      f"{bd['pl_compute']:.1f}", f"{bd['pl_memory_stall']:.1f}", f"{bd['ps_compute']:.1f}",
-                     f"{bd['transfer']:.1f}", f"{bd['sync']:.1f}", str(ps_segs),
+                     f"{bd['transfer']:.1f}", f"{bd['sync']:.1f}", f"{bd['host_pre_post']:.1f}", str(ps_segs),
                      f"{sum(t['bytes'] for t in r['transfers']) / 1e6:.2f}"])
     return rows
 
@@ -210,14 +294,17 @@ def report(study: dict[str, Any], cfg: Config) -> str:
              f"depthwise engine (kernels {list(pe.dw_kernels)}) = {pe.multipliers} INT8 MACs/cycle on {pe.dsps} DSPs "
              f"at {clock:g} MHz. "
              f"PS: {cfg['ps'].get('cores', '?')} x {cfg['ps'].get('cpu', '?')} at {cfg['ps'].get('freq_mhz', '?')} MHz, "
-             f"{cfg['ps'].get('threads', 1)} thread(s) for fallback ops. Every parameter and its source: "
-             f"`hwsim/data/boards/{study['board']}.toml`, `hwsim/data/accels/{study['accel']}.toml`; the values used "
+             f"{cfg['ps'].get('threads', 1)} thread(s) for fallback ops. Runtime `{study.get('runtime', '')}`: "
+             f"{cfg['runtime'].get('description', '')}. Every parameter and its source: "
+             f"`hwsim/data/boards/{study['board']}.toml`, `hwsim/data/accels/{study['accel']}.toml`, "
+             f"`hwsim/data/runtimes/{study.get('runtime', '')}.toml`; the values used "
              f"are in `results.json` (`config`).\n")
     if study["overrides"]:
         L.append(f"Overrides: `{' '.join(study['overrides'])}`\n")
     L.append("## All models, both placements\n")
-    L.append("`fps` is the pipelined throughput (the next frame's PL work overlaps this frame's PS work); "
-             "`latency ms` one frame end to end, = PL + stall + PS + xfer + sync; `naive_fps` the op-count "
+    L.append("`fps` is the throughput with the runtime's frames in flight (with more than one, the next frame's PL "
+             "work overlaps this frame's PS work); `latency ms` one frame end to end, = PL + stall + PS + xfer + sync "
+             "+ host (CPU pre/post-processing); `naive_fps` the op-count "
              "estimate (MACs at the PL's peak MAC rate, nothing else); `array fps` the same at this accelerator's "
              "own peak.\n")
     L.append(format_table(table_rows(runs), markdown=True) + "\n")
@@ -253,8 +340,11 @@ def report(study: dict[str, Any], cfg: Config) -> str:
                                     f"(`array_peak_fps` {nv['array_peak_fps']:.1f})"),
                      ("pl_below_peak", "PL engines below their peak (depthwise engine, ragged tiles, weight loads)"),
                      ("pl_memory_stall", "PL waiting for DDR"), ("ps_compute", "fallback ops on the ARM cores"),
-                     ("transfer", "cache maintenance for PS<->PL crossings"), ("sync", "PL start + completion interrupts"),
-                     ("pipelining", f"{nv['frames_in_flight']} frames in flight (PS work overlaps the next frame's PL work)"),
+                     ("transfer", "cache maintenance for PS<->PL crossings"), ("sync", "PL starts + completions"),
+                     ("host_pre_post", "CPU pre/post-processing of the frame"),
+                     ("pipelining", f"{nv['frames_in_flight']} frame(s) in flight" + (
+                         " (PS work overlaps the next frame's PL work)" if nv["frames_in_flight"] > 1
+                         else ": nothing overlaps")),
                      ("ddr_bound", "DDR's sustained rate, shared by overlapping frames' PL and PS traffic")):
         total += gap[k]
         if gap[k] or k != "ddr_bound":
@@ -296,9 +386,12 @@ def report(study: dict[str, Any], cfg: Config) -> str:
              f"previous tile's compute.")
     L.append(f"3. **The SE blocks on the ARM cores** cost {bd['ps_compute']:.1f} ms of PS compute, "
              f"{bd['transfer']:.1f} ms of cache maintenance for {sum(t['bytes'] for t in nv['transfers']) / 1e6:.1f} MB "
-             f"crossing PS<->PL and {bd['sync']:.1f} ms of start/interrupt hand-overs ({len(nv['syncs'])} sync events) "
-             f"in {sum(1 for x in nv['segments'] if x['device'] == 'PS')} PS segments. With frames pipelined this work "
-             f"overlaps the next frame's PL work: it costs latency, and throughput only when frames run one at a time.")
+             f"crossing PS<->PL and {bd['sync']:.1f} ms of start/completion hand-overs ({len(nv['syncs'])} sync events) "
+             f"in {sum(1 for x in nv['segments'] if x['device'] == 'PS')} PS segments. "
+             + ("With frames pipelined this work overlaps the next frame's PL work: it costs latency, and throughput "
+                "only when frames run one at a time." if nv["frames_in_flight"] > 1 else
+                "The runtime runs one frame at a time, so all of it adds to the frame period; a second thread "
+                "would overlap it with the next frame's PL work (what-ifs below)."))
     L.append("")
     L.append("## What fixes it\n")
     L.append("| change | fps | latency ms | PL busy ms | PS busy ms | DDR busy ms | bottleneck | DSP | fits |")
@@ -333,6 +426,7 @@ def report(study: dict[str, Any], cfg: Config) -> str:
              f"same board and accelerator {best_model['model']} runs at {best_model['fps']:.1f} fps (model table above). "
              f"Sweep any field yourself: `hwsim sweep {FOCUS[0]} --input-size {FOCUS[1]} --grid accel.dw_channels=2,4,8 "
              f"--out DIR`; resource fit of a changed PE array: `hwsim synth --set ...`.\n")
+    L.extend(runtime_report(study))
     L.append("## Plots\n")
     L.append("- `breakdown.png`: per-model time breakdown, both policies")
     L.append(f"- `timeline.png`: one {_label(*FOCUS)} frame, PL and PS activity, both policies")
@@ -372,7 +466,7 @@ def plot_timeline(by_policy: dict[str, dict[str, Any]], path: Path) -> None:
     plt = _plt()
     fig, axes = plt.subplots(len(by_policy), 1, figsize=(12, 2.2 * len(by_policy) + 0.6), squeeze=False)
     kind_color = {"pl": COLORS["pl_compute"], "ps": COLORS["ps_compute"], "transfer": COLORS["transfer"],
-                  "sync": COLORS["sync"]}
+                  "sync": COLORS["sync"], "host": COLORS["host_pre_post"]}
     for ax, (pol, r) in zip(axes[:, 0], sorted(by_policy.items())):
         rows = {"PL": 1, "PS": 0}
         for ev in r["timeline"]:
@@ -385,7 +479,8 @@ def plot_timeline(by_policy: dict[str, dict[str, Any]], path: Path) -> None:
                      f"latency {r['latency_ms']:.1f} ms, {r['fps']:.2f} fps", fontsize=9)
     axes[-1, 0].set_xlabel("ms since frame start")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in kind_color.values()]
-    fig.legend(handles, ["PL layer", "PS op", "transfer (cache)", "sync"], loc="upper right", fontsize=8, ncol=4)
+    fig.legend(handles, ["PL layer", "PS op", "transfer (cache)", "sync", "host pre/post"], loc="upper right",
+               fontsize=8, ncol=5)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -37,7 +37,7 @@ PL_ENGINES = {"CONV": "PL conv array"}          # every other PL mode runs on th
 DW_ENGINE = "PL depthwise engine"
 TRACKS = ("PL conv array", DW_ENGINE, "PS (ARM cores)", "PL->PS interrupt", "DDR")
 _TID = {name: i + 1 for i, name in enumerate(TRACKS)}
-_CATEGORY = {"ps": "ps_compute", "transfer": "transfer", "sync": "sync", "pl": "pl"}
+_CATEGORY = {"ps": "ps_compute", "transfer": "transfer", "sync": "sync", "pl": "pl", "host": "host_pre_post"}
 
 
 def _track(e: dict[str, Any], mode: dict[str, str]) -> str:

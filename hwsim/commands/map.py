@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..estimate import plan_model
 
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     graph = load_model(args.model, args.input_size)
     plan = plan_model(graph, cfg, args.policy)
     size = graph.shape(graph.inputs[0])[-1]

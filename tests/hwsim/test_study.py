@@ -73,7 +73,7 @@ def test_report_explains_focus_with_its_numbers(study):
     for k, v in nv["breakdown_ms"].items():
         assert f"`{k}`: {v:.1f} ms" in text
     assert text.count("\n| efficientnet_b4 |") == 2          # both policies in the model table
-    assert "## What fixes it" in text and len(WHAT_IFS) == text.split("## What fixes it")[1].count("\n| ") - 1
+    assert "## What fixes it" in text and len(WHAT_IFS) == text.split("## What fixes it")[1].split("\n## ")[0].count("\n| ") - 1
     # the op count at the PL's peak: 360 DSP48E2 x 2 packed INT8 MACs x 2 (double-pumped) x 100 MHz
     assert nv["naive_fps"] == pytest.approx(1440 * 100e6 / nv["total_macs"])
     assert "1,440 MACs/cycle (all 360 DSP slices of the ZU3EG, each packing 2 INT8 MACs" in text
@@ -133,7 +133,8 @@ def test_depthwise_on_the_arm_cores_what_if(study):
     w = next(x for x in res["what_ifs"] if x["moved_to_ps"] == ["dwconv"])
     deployed = next(x for x in res["what_ifs"] if x["label"].startswith("as deployed"))
     kept = [op for op in res["config"]["accel"]["pl_ops"] if op != "dwconv"]
-    assert w["overrides"] == ["ps.threads=4", "accel.pl_ops=" + json.dumps(kept, separators=(",", ":"))]
+    assert w["overrides"] == ["ps.threads=4", "runtime.frames_in_flight=2",
+                              "accel.pl_ops=" + json.dumps(kept, separators=(",", ":"))]
     r = w["result"]
     dw = [l for l in r["layers"] if l["op"] == "dwconv"]
     assert len(dw) == 32 and all(l["device"] == "PS" for l in dw)
@@ -157,3 +158,35 @@ def test_bad_board_is_one_line(capsys):
     assert main(["study", "--board", "nope", "--out", "/nonexistent/never"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown board 'nope'" in err[0]
+
+
+def test_runtime_section_per_profile(study):
+    """Per runtime profile, the B4 frame's PS<->PL interaction (PS ops on shared buffers, maintenance,
+    PL starts, completion waits) adds up from the estimate's own records, and the profile the study
+    runs matches its deployed row."""
+    out, res = study
+    rows = res["runtimes"]
+    assert {r["runtime"] for r in rows} == {"baremetal", "linux_uio", "pynq", "vart"}
+    for r in rows:
+        i, s = r["interaction_ms"], r["result"]
+        assert i["total"] == pytest.approx(i["ps_shared"] + i["maintenance"] + i["invocation"] + i["waits"])
+        assert i["maintenance"] == s["breakdown_ms"]["transfer"]
+        assert i["invocation"] + i["waits"] == pytest.approx(s["breakdown_ms"]["sync"])
+        assert i["share"] == pytest.approx(i["total"] / s["latency_ms"])
+    own = next(r for r in rows if r["runtime"] == res["runtime"] and not r["overrides"])
+    deployed = next(x for x in res["what_ifs"] if x["label"].startswith("as deployed"))
+    assert own["result"]["fps"] == pytest.approx(deployed["result"]["fps"])
+    # uncached buffers need no maintenance; a second thread keeps the latency and raises the rate
+    for name in ("linux_uio", "vart", "baremetal"):
+        unc = next(r for r in rows if r["runtime"] == name and r["overrides"] == ["runtime.buffer_mode=uncached"])
+        base = next(r for r in rows if r["runtime"] == name and not r["overrides"])
+        two = next(r for r in rows if r["runtime"] == name and r["overrides"] == ["runtime.frames_in_flight=2"])
+        assert unc["interaction_ms"]["maintenance"] == 0 < base["interaction_ms"]["maintenance"]
+        assert two["result"]["latency_ms"] == pytest.approx(base["result"]["latency_ms"])
+        assert two["result"]["fps"] > base["result"]["fps"]
+    pynq = [r for r in rows if r["runtime"] == "pynq"]
+    assert not any(r["overrides"] == ["runtime.buffer_mode=uncached"] for r in pynq)   # already its own mode
+    text = (out / "report.md").read_text()
+    assert "## The software side: runtime profiles" in text
+    for r in rows:
+        assert f"| {r['runtime']} | {r['variant']} | {r['result']['fps']:.2f} |" in text

@@ -17,7 +17,10 @@ from hwsim.trace import chrome_trace
 
 @pytest.fixture(scope="module")
 def b0():
-    est = estimate("efficientnet_b0", policy="naive")      # SE blocks on the PS: every kind of event
+    # SE blocks on the PS: every kind of event; one start + interrupt per PL segment and two frames in
+    # flight (a runtime driving whole segments from two threads), so the pipelined process is drawn
+    est = estimate("efficientnet_b0", policy="naive",
+                   overrides=["runtime.invocation=segment", "runtime.frames_in_flight=2"])
     return est, chrome_trace(est)
 
 
@@ -107,7 +110,7 @@ def test_pipelined_frames_complete_at_the_estimated_period(b0):
 
 
 def test_one_frame_in_flight_has_no_pipelined_process():
-    est = estimate("mobilenet_v2", overrides=["ps.pipeline_frames=1"])
+    est = estimate("mobilenet_v2", overrides=["runtime.frames_in_flight=1"])
     trace = chrome_trace(est)
     assert {e["pid"] for e in trace["traceEvents"]} == {1}
 
@@ -140,7 +143,7 @@ def test_study_writes_the_b4_trace(tmp_path, monkeypatch):
     def fake_run(out, **_):
         out.mkdir(parents=True, exist_ok=True)
         return {"board": "ultra96v1", "accel": "ultra96v1_default", "runs": [b4["naive"], b4["optimized"]],
-                "what_ifs": []}
+                "what_ifs": [], "runtimes": []}
     monkeypatch.setattr(study_mod, "run", fake_run)
     code, out, _ = run_cli(["study", "--out", str(tmp_path)])
     assert code == 0 and out.rstrip().endswith("trace.json")
@@ -148,3 +151,5 @@ def test_study_writes_the_b4_trace(tmp_path, monkeypatch):
     assert trace["otherData"]["model"] == "efficientnet_b4" and trace["otherData"]["policy"] == "naive"
     assert sum(e["dur"] for e in complete(trace, 1) if e["cat"] == "ps_compute") / 1e3 == pytest.approx(
         b4["naive"]["breakdown_ms"]["ps_compute"], rel=1e-9)
+    assert sum(e["dur"] for e in complete(trace, 1) if e["cat"] == "host_pre_post") / 1e3 == pytest.approx(
+        b4["naive"]["breakdown_ms"]["host_pre_post"], rel=1e-9)
