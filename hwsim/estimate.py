@@ -30,7 +30,7 @@ from mapper.plan import Plan
 
 from .config import Config, load
 from .errors import HwsimError
-from .memory import MemoryModel, _num, ddr_footprint
+from .memory import MemoryModel, ddr_footprint
 from .pl import PLLayer, Tiler, simulate_segment
 from .resources import accel_resources, device_peak_macs_per_cycle, misfit, resource_source
 from .ps import PSModel, PSOp
@@ -156,13 +156,6 @@ def _ps_op_json(o: PSOp, freq_hz: float) -> dict[str, Any]:
             "bytes": o.bytes}
 
 
-def _frames_in_flight(cfg: Config) -> int:
-    v = cfg["ps"].get("pipeline_frames")
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise HwsimError(f"ps.pipeline_frames must be a positive integer, not {v!r}")
-    return v
-
-
 def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     """Simulate one frame of ``plan`` on the board and accelerator of ``cfg``."""
     g = plan.graph
@@ -174,9 +167,9 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     tiler = Tiler(pe, cfg.accel)
     ps = PSModel.from_config(cfg)
     tm = TransferModel.from_config(cfg)
-    in_flight = _frames_in_flight(cfg)
+    in_flight = int(cfg["ps"]["pipeline_frames"])      # validated by hwsim.schema at load
     by_name = {n.name: n for n in g.nodes}
-    footprint = {**ddr_footprint(g), "capacity": int(_num(cfg["ddr"], "ddr", "capacity_gib") * 2**30)}
+    footprint = {**ddr_footprint(g), "capacity": int(float(cfg["ddr"]["capacity_gib"]) * 2**30)}
     if footprint["total"] > footprint["capacity"]:
         raise HwsimError(
             f"{plan.model} at {'x'.join(map(str, g.shape(g.inputs[0])))} needs at least "

@@ -21,7 +21,6 @@ from typing import Any
 from mapper.plan import Transfer
 
 from .errors import HwsimError
-from .memory import _num
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,11 @@ class TransferModel:
     def from_config(cls, cfg: Any) -> "TransferModel":
         t = cfg["transfer"]
         return cls(
-            line_bytes=int(_num(t, "transfer", "cache_line_bytes")),
-            flush_s_per_line=_num(t, "transfer", "flush_ns_per_line", positive=False) * 1e-9,
-            invalidate_s_per_line=_num(t, "transfer", "invalidate_ns_per_line", positive=False) * 1e-9,
-            dma_setup_s=_num(t, "transfer", "dma_setup_us", positive=False) * 1e-6,
-            irq_latency_s=_num(t, "transfer", "irq_latency_us", positive=False) * 1e-6,
+            line_bytes=int(t["cache_line_bytes"]),       # fields validated by hwsim.schema at load
+            flush_s_per_line=float(t["flush_ns_per_line"]) * 1e-9,
+            invalidate_s_per_line=float(t["invalidate_ns_per_line"]) * 1e-9,
+            dma_setup_s=float(t["dma_setup_us"]) * 1e-6,
+            irq_latency_s=float(t["irq_latency_us"]) * 1e-6,
         )
 
     def cache_s(self, tr: Transfer) -> float:
