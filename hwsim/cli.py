@@ -19,12 +19,8 @@ COMMANDS = ["zoo", "map", "estimate", "compare", "rtl", "synth", "rtl_check", "s
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    from mapper.ir import IRError
-    from mapper.onnx_import import OnnxImportError
-    from mapper.zoo import ZooError
-    from rtl.params import ParamError
-    from .config import ConfigError
-    return (HwsimError, IRError, ParamError, ConfigError, OnnxImportError, ZooError)
+    from . import errors
+    return errors.user_errors()        # hwsim.config.ConfigError is a HwsimError
 
 
 def add_target_args(p: argparse.ArgumentParser, *, policy: bool = True, input_size: bool = True) -> None:

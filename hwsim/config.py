@@ -214,3 +214,16 @@ def build(board: str, accel: str, data: dict[str, dict[str, Any]], published: di
                  shipped_accel=copy.deepcopy(shipped_accel if shipped_accel is not None else data["accel"]))
     cfg.pe  # validate the PE-array parameters now, with a clear message
     return cfg
+
+
+def check_field(section: str, name: str, value: Any, published: dict[str, Any] | None = None) -> None:
+    """One field's value alone against the rules ``build`` applies to it (its type and range, and
+    for ``accel.dsp_usage`` the published tables): a ``--grid`` value is checked before the sweep."""
+    sec = schema.SECTIONS.get(section)
+    if sec is not None and name in sec.fields:
+        sec.fields[name].check(f"{section}.{name}", value)
+    if (section, name) == ("accel", "dsp_usage"):
+        usages = dsp_usages(published) if published else []
+        if value not in usages:
+            raise ConfigError(f"accel.dsp_usage must be one of {', '.join(map(repr, usages)) or 'nothing'} "
+                              f"(the accelerator's [published_resources] tables), not {value!r}")
