@@ -16,7 +16,9 @@ A section is one table of ``Field`` s, registered with ``register``; a new secti
 Relations between fields (``ps.threads`` at most ``ps.cores``, ...) are ``check`` functions.
 
 The ranges are physical limits, far outside any real board, not design rules: they exist so a
-typo (``1e308``) is refused instead of overflowing into ``inf`` or ``NaN``.  The largest AMD parts
+typo (``1e308``, ``1e-129``) is refused instead of overflowing into ``inf`` or ``NaN`` or into
+cycle counts beyond 64 bits.  Lower limits of rates: 1 MHz clocks, 10 MB/s of memory bandwidth, 1%
+DDR efficiency, one MAC per thousand cycles; buffers of at least 1 KiB.  The largest AMD parts
 have about 12,300 DSP slices (Virtex UltraScale+ VU13P), 9 million LUTs (VU19P) and 4,300 36 Kb
 block RAMs; FPGA fabric closes timing below 1 GHz; an A53/A72 class core runs below 5 GHz.
 """
@@ -89,6 +91,8 @@ class Field:
                 raise ConfigError(f"{name} must be a {sign} {what}, not {_show(v)}")
             if integer and lo == 1:
                 raise ConfigError(f"{name} must be a positive integer, not {_show(v)}")
+            if not integer and lo > 0 >= v:
+                raise ConfigError(f"{name} must be a positive number (at least {_show(lo)}{unit}), not {_show(v)}")
             raise ConfigError(f"{name} must be {'above' if self.lo_open else 'at least'} {_show(lo)}{unit}, "
                               f"not {_show(v)}")
         if hi is not None and v > hi:
@@ -177,9 +181,9 @@ register("board", {
 })
 register("ddr", {
     "type": Field(str), "bus_bits": Field(int, 8, 1024), "mt_s": Field(int, 1, 20_000, unit="MT/s"),
-    "peak_gbps": Field(float, 0, 2_000, lo_open=True, unit="GB/s"),
-    "capacity_gib": Field(float, 0, 4096, lo_open=True, unit="GiB"),
-    "efficiency": Field(float, 0, 1, lo_open=True),
+    "peak_gbps": Field(float, 0.01, 2_000, unit="GB/s"),
+    "capacity_gib": Field(float, 2**-10, 4096, unit="GiB"),
+    "efficiency": Field(float, 0.01, 1),
 })
 register("axi", {
     "hp_ports": Field(int, 1, 64), "port_bits": Field(int, 8, 1024),
@@ -187,11 +191,11 @@ register("axi", {
     "burst_latency_ns": Field(float, 0, 1e6, unit="ns"), "outstanding": Field(int, 1, 1024),
 })
 register("ps", {
-    "cpu": Field(str), "cores": Field(int, 1, 256), "freq_mhz": Field(float, 0, 5_000, lo_open=True, unit="MHz"),
+    "cpu": Field(str), "cores": Field(int, 1, 256), "freq_mhz": Field(float, 1, 5_000, unit="MHz"),
     "threads": Field(int),                             # 1 to ps.cores: _threads_within_cores
     "pipeline_frames": Field(int, 1, 32),              # hwsim.timeline.MAX_FRAMES_IN_FLIGHT
-    "macs_per_cycle": Field(float, 0, 1e4, lo_open=True), "elem_ops_per_cycle": Field(float, 0, 1e4, lo_open=True),
-    "transcendental_cycles": Field(float, 0, 1e6), "mem_gbps": Field(float, 0, 2_000, lo_open=True, unit="GB/s"),
+    "macs_per_cycle": Field(float, 1e-3, 1e4), "elem_ops_per_cycle": Field(float, 1e-3, 1e4),
+    "transcendental_cycles": Field(float, 0, 1e6), "mem_gbps": Field(float, 0.01, 2_000, unit="GB/s"),
     "call_overhead_us": Field(float, 0, 1e6, unit="us"),
 })
 register("transfer", {
@@ -201,14 +205,14 @@ register("transfer", {
 })
 register("accel", {
     "name": Field(str, required=False),
-    "clock_mhz": Field(float, 0, 1_000, lo_open=True, unit="MHz"),
+    "clock_mhz": Field(float, 1, 1_000, unit="MHz"),
     "pp": Field(int, 1, 1024), "icp": Field(int, 1, 1024), "ocp": Field(int, 1, 1024),
     "macs_per_dsp": Field(int, 1, 2, required=False), "dw_channels": Field(int, 1, 4096),
     "dw_kernels": Field(list, 1, 15, item=int), "max_width": Field(int, 1, 65_536),
     "wbuf_depth": Field(int, 1, 1 << 24), "max_channels": Field(int, 1, 1 << 20),
     "data_width": Field(int, 1, 64, required=False), "acc_width": Field(int, 1, 128, required=False),
-    "ibuf_kib": Field(float, 0, 1 << 20, lo_open=True, unit="KiB"),
-    "obuf_kib": Field(float, 0, 1 << 20, lo_open=True, unit="KiB"),
+    "ibuf_kib": Field(float, 1, 1 << 20, unit="KiB"),
+    "obuf_kib": Field(float, 1, 1 << 20, unit="KiB"),
     "hp_ports_used": Field(int, 1, 64), "pl_ops": Field(list, item=str),
     "pl_fused": Field(list, item=str, required=False), "max_kernel": Field(int, 1, 255),
     "dsp_usage": Field(str, required=False),
