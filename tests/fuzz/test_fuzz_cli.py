@@ -135,11 +135,27 @@ def test_fps_never_falls_when_only_the_clock_rises(cfg, clocks, policy):
 @given(cfg=configs, sizes=st.lists(st.integers(32, 160).map(lambda s: s - s % 8), min_size=2, max_size=2, unique=True),
        model=st.sampled_from([MODEL, "mobilenet_v2"]))
 def test_fps_never_rises_when_only_the_input_grows(cfg, sizes, model):
+    """The latency never improves with a bigger input, nor does the fps with up to two frames in
+    flight.  (The busiest resource alone need not grow: at 32x32 a 1x1 map turns a conv into an fc,
+    placed on the PS.)  With more frames in flight the fps is the steady state of a greedy schedule,
+    which can be a little better for a bigger input (the xfail below)."""
     lo, hi = sorted(sizes)
     a, b = _estimate(cfg, lo, model), _estimate(cfg, hi, model)
     assume(a is not None and b is not None)
     note((a.fps, b.fps))
-    assert b.fps <= a.fps * (1 + 1e-9)
+    assert b.latency_ms >= a.latency_ms * (1 - 1e-9)
+    if cfg["ps.pipeline_frames"] <= 2:
+        assert b.fps <= a.fps * (1 + 1e-9)
+
+
+@pytest.mark.xfail(strict=True, reason="found by this battery: with 4 frames in flight the greedy first-come "
+                   "first-served schedule reaches 4.62 ms/frame at 128x128 (PL busy 3.60) but 4.58 at 136x136 "
+                   "(PL busy 4.30); the steady state is exact for that schedule, which is not optimal")
+def test_pipelined_fps_of_a_bigger_input_can_be_higher():
+    cfg = {"accel.pp": 2, "accel.icp": 8, "accel.ocp": 8, "accel.dw_channels": 4, "ps.pipeline_frames": 4,
+           "ps.threads": 1, "ddr.efficiency": 0.3}
+    a, b = _estimate(cfg, 128), _estimate(cfg, 136)
+    assert b.fps <= a.fps
 
 
 @given(cfg=configs, size=st.integers(16, 160))
