@@ -238,13 +238,16 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     ddr_s = sum(ddr_bytes.values()) / (mem.ddr_bytes_per_cycle * clock)
     pipelined_s = pipeline_period(stages(events), in_flight)
     period_s = max(pipelined_s, ddr_s)
+    if not period_s > 0:
+        raise HwsimError(f"{plan.model} does no work on this board (every op is a view of its input, "
+                         f"nothing crosses): there is no frame rate to estimate")
     total_macs = g.total_macs()
     device_peak = device_peak_macs_per_cycle(cfg.board)
     res = accel_resources(cfg)
     return Estimate(
         model=plan.model, board=cfg.board_name, accel=cfg.accel_name, policy=plan.policy,
         input_shape=list(g.shape(g.inputs[0])),
-        fps=1.0 / period_s if period_s > 0 else math.inf, latency_ms=latency_ms, period_ms=period_s * 1e3,
+        fps=1.0 / period_s, latency_ms=latency_ms, period_ms=period_s * 1e3,
         naive_fps=device_peak * clock / total_macs if total_macs else None,
         array_peak_fps=pe.multipliers * clock / total_macs if total_macs else None,
         resources=res, resources_source=resource_source(cfg), misfit=misfit(cfg.board, res),

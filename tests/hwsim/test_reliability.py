@@ -106,3 +106,16 @@ def test_sigint_during_a_dask_sweep_is_interrupted_and_130(tmp_path):
         pytest.skip("the sweep finished before the interrupt")
     assert p.returncode == 130, err
     assert "Traceback" not in err and err.rstrip().endswith("hwsim: interrupted"), err
+
+
+def test_a_model_that_does_no_work_is_one_line_not_infinite_fps(tmp_path, capsys):
+    """Found by the battery: a graph of views only (Flatten) gave fps inf and Infinity in the JSON."""
+    import onnx
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 192])
+    g = helper.make_graph([helper.make_node("Flatten", ["x"], ["y"])], "flat", [x], [y])
+    path = tmp_path / "flat.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    code, out, err = run(capsys, "estimate", str(path), "--json")
+    assert code == 2 and out == "" and ONE_LINE.fullmatch(err) and "does no work" in err
