@@ -607,3 +607,14 @@ def test_the_sweep_package_does_not_import_the_cli():
                      [f"{'.' * node.level}{node.module or ''}"] if isinstance(node, ast.ImportFrom) else [])
             for n in names:
                 assert "cli" not in n.split(".") and "commands" not in n.split("."), (path.name, n)
+
+
+def test_a_sweep_run_loads_no_cli_module(tmp_path):
+    code = ("import sys\nfrom hwsim import sweep\nfrom tests.hwsim.test_sweep import FakeEvaluator\n"
+            f"s = sweep.Sweep.create(['netA'], ['naive'], ['accel.pp=2,4', 'accel.dw_kernels=[3],[]'], FakeEvaluator())\n"
+            f"sweep.run(s, {str(tmp_path / 'o')!r}, FakeEvaluator(), workers=0)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('hwsim.c')))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "hwsim.cli" not in r.stdout and "hwsim.commands" not in r.stdout, r.stdout
