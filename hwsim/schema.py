@@ -172,7 +172,8 @@ def assert_finite_json(obj: Any, path: str = "$") -> None:
 # ------------------------------------------------------------------------------- the sections
 
 register("board", {
-    "name": Field(str), "part": Field(str), "device": Field(str), "family": Field(str),
+    "name": Field(str, required=False), "part": Field(str, required=False), "device": Field(str),
+    "family": Field(str, required=False),              # Yosys synth_xilinx -family; default zynquplus
     "dsp": Field(int, 1, 20_000), "lut": Field(int, 1, 20_000_000), "ff": Field(int, 1, 40_000_000),
     "bram36": Field(int, 1, 20_000), "uram": Field(int, 0, 10_000, required=False),
     "max_util": Field(float, 0, 1, lo_open=True, required=False,
@@ -180,7 +181,7 @@ register("board", {
     "default_accel": Field(str, required=False),
 })
 register("ddr", {
-    "type": Field(str), "bus_bits": Field(int, 8, 1024), "mt_s": Field(int, 1, 20_000, unit="MT/s"),
+    "type": Field(str, required=False), "bus_bits": Field(int, 8, 1024), "mt_s": Field(int, 1, 20_000, unit="MT/s"),
     "peak_gbps": Field(float, 0.01, 2_000, unit="GB/s"),
     "capacity_gib": Field(float, 2**-10, 4096, unit="GiB"),
     "efficiency": Field(float, 0.01, 1),
@@ -191,7 +192,7 @@ register("axi", {
     "burst_latency_ns": Field(float, 0, 1e6, unit="ns"), "outstanding": Field(int, 1, 1024),
 })
 register("ps", {
-    "cpu": Field(str), "cores": Field(int, 1, 256), "freq_mhz": Field(float, 1, 5_000, unit="MHz"),
+    "cpu": Field(str, required=False), "cores": Field(int, 1, 256), "freq_mhz": Field(float, 1, 5_000, unit="MHz"),
     "threads": Field(int),                             # 1 to ps.cores: _threads_within_cores
     "pipeline_frames": Field(int, 1, 32),              # hwsim.timeline.MAX_FRAMES_IN_FLIGHT
     "macs_per_cycle": Field(float, 1e-3, 1e4), "elem_ops_per_cycle": Field(float, 1e-3, 1e4),
