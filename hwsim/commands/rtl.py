@@ -20,7 +20,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     from rtl.emit import TOP, write_verilog
 
     from ..config import load
