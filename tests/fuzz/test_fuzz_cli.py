@@ -124,12 +124,27 @@ def _estimate(cfg: dict, size: int, model: str = MODEL, policy: str = "naive"):
 @given(cfg=configs, clocks=st.lists(st.floats(20, 600), min_size=2, max_size=2, unique=True),
        policy=st.sampled_from(["naive", "optimized"]))
 def test_fps_never_falls_when_only_the_clock_rises(cfg, clocks, policy):
+    """One frame at a time and with up to two in flight; with more, the greedy schedule's steady
+    state can be a little worse at a faster clock (the xfail below)."""
     lo, hi = sorted(clocks)
     a = _estimate({**cfg, "accel.clock_mhz": lo}, 64, policy=policy)
     b = _estimate({**cfg, "accel.clock_mhz": hi}, 64, policy=policy)
     assume(a is not None and b is not None)
     note((a.fps, b.fps))
-    assert b.fps >= a.fps * (1 - 1e-9)
+    assert b.latency_ms <= a.latency_ms * (1 + 1e-9)
+    if cfg["ps.pipeline_frames"] <= 2:
+        assert b.fps >= a.fps * (1 - 1e-9)
+
+
+@pytest.mark.xfail(strict=True, reason="found by this battery: with 4 frames in flight the greedy first-come "
+                   "first-served schedule gives 374.8 fps at 215 MHz but 362.3 at 250 MHz (PL busy 2.13 ms, "
+                   "period 2.76 ms); an optimal cyclic schedule would be monotonic in the clock")
+def test_pipelined_fps_at_a_faster_clock_can_be_lower():
+    cfg = {"accel.pp": 1, "accel.icp": 4, "accel.ocp": 4, "accel.dw_channels": 1, "ps.pipeline_frames": 4,
+           "ps.threads": 1, "ddr.efficiency": 1.0}
+    a = _estimate({**cfg, "accel.clock_mhz": 215.0}, 64)
+    b = _estimate({**cfg, "accel.clock_mhz": 250.0}, 64)
+    assert b.fps >= a.fps
 
 
 @given(cfg=configs, sizes=st.lists(st.integers(32, 160).map(lambda s: s - s % 8), min_size=2, max_size=2, unique=True),
