@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import HwsimError
+from .timeline import MAX_FRAMES_IN_FLIGHT
 
 
 class ConfigError(HwsimError, ValueError):
@@ -194,7 +195,7 @@ register("axi", {
 register("ps", {
     "cpu": Field(str, required=False), "cores": Field(int, 1, 256), "freq_mhz": Field(float, 1, 5_000, unit="MHz"),
     "threads": Field(int),                             # 1 to ps.cores: _threads_within_cores
-    "pipeline_frames": Field(int, 1, 32),              # hwsim.timeline.MAX_FRAMES_IN_FLIGHT
+    "pipeline_frames": Field(int, 1, MAX_FRAMES_IN_FLIGHT),   # the simulation's stated range (hwsim.timeline)
     "macs_per_cycle": Field(float, 1e-3, 1e4), "elem_ops_per_cycle": Field(float, 1e-3, 1e4),
     "transcendental_cycles": Field(float, 0, 1e6), "mem_gbps": Field(float, 0.01, 2_000, unit="GB/s"),
     "call_overhead_us": Field(float, 0, 1e6, unit="us"),
