@@ -12,7 +12,11 @@ when frame n+1-frames_in_flight has finished).  Each resource serves one event a
 come (earliest ready) first served, ties to the older frame.  ``pipeline_period`` simulates this
 event by event until the schedule repeats and returns its exact steady-state time between frame
 completions; with one frame in flight it is exactly the latency, and it is never below the busiest
-resource's time per frame nor below latency / frames in flight.
+resource's time per frame nor below latency / frames in flight.  The schedule is greedy (a list
+schedule), so it shows Graham's timing anomalies (R. L. Graham, "Bounds on multiprocessing timing
+anomalies", SIAM J. Appl. Math. 17(2), 1969): with three or more frames in flight a shorter stage
+(a faster PL clock) can lengthen the steady-state period by a few percent; ``tests/fuzz`` pins an
+example.  An optimal cyclic schedule would not, but a first-come first-served runtime does.
 """
 
 from __future__ import annotations
