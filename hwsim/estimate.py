@@ -32,7 +32,7 @@ from mapper.plan import Plan
 
 from .config import Config, load
 from .errors import HwsimError
-from .memory import MemoryModel, _num, ddr_footprint
+from .memory import MemoryModel, ddr_footprint
 from .pl import PLLayer, Tiler, pl_check, simulate_segment
 from .resources import accel_resources, cfg_misfit, device_peak_macs_per_cycle, resource_source
 from .ps import PSModel, PSOp
@@ -179,7 +179,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     rt = Runtime.from_config(cfg)
     in_flight = rt.frames_in_flight
     by_name = {n.name: n for n in g.nodes}
-    footprint = {**ddr_footprint(g), "capacity": int(_num(cfg["ddr"], "ddr", "capacity_gib") * 2**30)}
+    footprint = {**ddr_footprint(g), "capacity": int(float(cfg["ddr"]["capacity_gib"]) * 2**30)}
     if footprint["total"] > footprint["capacity"]:
         raise HwsimError(
             f"{plan.model} at {'x'.join(map(str, g.shape(g.inputs[0])))} needs at least "
@@ -278,13 +278,16 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     # one frame in flight: the period is the latency (summed once, so the two agree to the last bit)
     pipelined_s = pipeline_period(stages(events), in_flight) if in_flight > 1 else latency_ms / 1e3
     period_s = max(pipelined_s, ddr_s)
+    if not period_s > 0:
+        raise HwsimError(f"{plan.model} does no work on this board (every op is a view of its input, "
+                         f"nothing crosses): there is no frame rate to estimate")
     total_macs = g.total_macs()
     device_peak = device_peak_macs_per_cycle(cfg.board)
     res = accel_resources(cfg)
     return Estimate(
         model=plan.model, board=cfg.board_name, accel=cfg.accel_name, policy=plan.policy,
         input_shape=list(g.shape(g.inputs[0])),
-        fps=1.0 / period_s if period_s > 0 else math.inf, latency_ms=latency_ms, period_ms=period_s * 1e3,
+        fps=1.0 / period_s, latency_ms=latency_ms, period_ms=period_s * 1e3,
         naive_fps=device_peak * clock / total_macs if total_macs else None,
         array_peak_fps=pe.multipliers * clock / total_macs if total_macs else None,
         resources=res, resources_source=resource_source(cfg), misfit=cfg_misfit(cfg, res),
