@@ -80,6 +80,9 @@ def accel_cores(accel: dict[str, Any]) -> int:
     c = accel.get("cores", 1)
     if isinstance(c, bool) or not isinstance(c, int) or c < 1:
         raise HwsimError(f"accel.cores must be a positive integer (accelerator instances), not {c!r}")
+    top = accel.get("max_cores")
+    if top is not None and c > top:
+        raise HwsimError(f"accel.cores = {c}: this accelerator has at most {top} cores per design (accel.max_cores)")
     return c
 
 

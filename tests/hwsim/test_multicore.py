@@ -79,3 +79,9 @@ def test_every_core_counts_in_the_resources_and_the_fit():
 def test_a_core_count_below_one_is_a_one_line_error(bad):
     with pytest.raises(HwsimError, match="accel.cores must be a positive integer"):
         estimate("mobilenet_v1", board="zcu104", accel="dpu_b4096", overrides=[f"accel.cores={bad}"])
+
+
+def test_the_dpu_ip_has_at_most_four_cores():
+    # PG338 3.4 "Features": a maximum of four homogeneous cores
+    with pytest.raises(HwsimError, match="at most 4 cores"):
+        accel_resources(load("zcu102", "dpu_b512", ["accel.cores=5"]))
