@@ -85,3 +85,11 @@ def test_the_dpu_ip_has_at_most_four_cores():
     # PG338 3.4 "Features": a maximum of four homogeneous cores
     with pytest.raises(HwsimError, match="at most 4 cores"):
         accel_resources(load("zcu102", "dpu_b512", ["accel.cores=5"]))
+
+
+def test_the_report_names_the_cores(capsys):
+    from hwsim.cli import main
+    rc = main(["estimate", "mobilenet_v1", "--board", "zcu102", "--accel", "dpu_b4096", "--runtime", "vart",
+               "--set", "accel.cores=3", "--set", "runtime.frames_in_flight=6"])
+    out = capsys.readouterr().out
+    assert rc in (0, None) and "6 frames in flight on 3 accelerator cores" in out
