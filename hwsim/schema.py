@@ -221,6 +221,8 @@ register("accel", {
     "dw_macs_per_cycle": Field(int, 1, 1 << 20, required=False),
     "replace_sigmoid": Field(str, required=False, choices=("none", "all", "except_se")),
     "placement": Field(str, required=False, choices=("policy", "compiler")),
+    "cores": Field(int, 1, 64, required=False),        # instances of the accelerator (the DPU's multi-core builds)
+    "max_cores": Field(int, 1, 64, required=False),    # the most its IP allows (PG338: four DPU cores)
 })
 
 
