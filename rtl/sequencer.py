@@ -18,12 +18,11 @@ weights/quant of group 1, activations, ...]).  Engine beats sit in DDR at ``rtl.
 bytes; every segment and every output starts on a bus word.
 
 Timeline per tile: fetch header (one read command of 2 words), fetch its segments (one command),
-issue the segments' data reads back to back (the reader keeps ``outstanding`` bursts in flight
-across commands) and queue the output write, start the engine as soon as it is idle, then fetch
-the next tile's descriptor while this tile computes.  The next tile's data reads are issued
-before this tile has finished, so their data waits at the engine's input (double buffering in the
-stream: the next tile's input is in flight while this one drains); a tile's data reaches the
-engine only after its own start.  The segment completes when the last tile's output has every
+queue the output write, then issue the segments' data reads back to back (the reader keeps
+``outstanding`` bursts in flight across commands) while starting the engine as soon as it is idle,
+then fetch the next tile's descriptor.  The next tile's first data reads are issued while this
+tile still computes, so up to ``outstanding`` bursts of its input wait at the engine's input
+(double buffering in the stream); a tile's data reaches the engine only after its own start.  The segment completes when the last tile's output has every
 write response.
 """
 
@@ -137,6 +136,19 @@ class Sequencer(wiring.Component):
 
         with m.If(started):
             m.d.sync += started.eq(0)       # busy rises the cycle after start
+        tstarted = Signal()         # the current tile's engine start was given
+
+        def start_tile():
+            with m.If(eng_idle & ~tstarted):
+                m.d.comb += self.start.eq(1)
+                m.d.sync += [cfg_q.eq(hdr0[:CFG_BITS]), started.eq(1), armed.eq(1), tstarted.eq(1)]
+
+        def next_tile():
+            m.d.sync += tstarted.eq(0)
+            with m.If(hdr0[LAST_BIT]):
+                m.next = "FINISH"
+            with m.Else():
+                m.next = "HDR"
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.go):
@@ -176,7 +188,8 @@ class Sequencer(wiring.Component):
                 m.d.comb += [ocmd.w_en.eq(1), ocmd.w_data.eq(hdr1), sr.addr.eq(0)]
                 with m.If(ocmd.w_rdy):
                     m.next = "ISSUE"
-            with m.State("ISSUE"):      # sr.data holds segment j
+            with m.State("ISSUE"):      # sr.data holds segment j; the engine starts as soon as it is idle
+                start_tile()
                 m.d.comb += [self.rd_cmd.valid.eq(route.w_rdy), self.rd_cmd.payload.addr.eq(segw[:32]),
                              self.rd_cmd.payload.n.eq((segw[32:64] * SI + WB - 1) // WB),
                              rentry.eng.eq(1), rentry.first.eq(j == 0), rentry.n.eq(segw[32:56]),
@@ -185,15 +198,14 @@ class Sequencer(wiring.Component):
                     m.d.comb += sr.addr.eq(j + 1)
                     m.d.sync += j.eq(j + 1)
                     with m.If(j == nseg - 1):
-                        m.next = "START"
+                        with m.If(tstarted | self.start):
+                            next_tile()
+                        with m.Else():
+                            m.next = "START"
             with m.State("START"):
-                with m.If(eng_idle):
-                    m.d.comb += self.start.eq(1)
-                    m.d.sync += [cfg_q.eq(hdr0[:CFG_BITS]), started.eq(1), armed.eq(1)]
-                    with m.If(hdr0[LAST_BIT]):
-                        m.next = "FINISH"
-                    with m.Else():
-                        m.next = "HDR"
+                start_tile()
+                with m.If(self.start):
+                    next_tile()
             with m.State("FINISH"):
                 with m.If(eng_idle & writes_done):
                     m.d.comb += self.done.eq(1)
