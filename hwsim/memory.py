@@ -10,10 +10,14 @@ same time.  Its length in PL cycles is
   burst's data arrives L after it is issued; later bursts are issued while earlier ones are in
   flight.
 - ``bw_dir``: bytes/cycle one direction can move.  AXI has independent read and write channels, so
-  each direction is limited separately by (a) the ports: ``accel.hp_ports_used`` x ``axi.port_bits``
-  / 8 per PL cycle, and (b) Little's law on outstanding transactions: with at most
-  ``axi.outstanding`` bursts of ``axi.burst_beats`` x ``port_bits`` / 8 bytes in flight per port,
-  each taking L, a port moves at most outstanding x burst_bytes / L bytes per cycle.
+  each direction is limited separately by (a) the ports: ``accel.hp_ports_used`` x
+  ``accel.axi_data_bits`` / 8 per PL cycle, and (b) Little's law on outstanding transactions: with
+  at most ``accel.outstanding`` bursts of ``accel.burst_beats`` x ``axi_data_bits`` / 8 bytes in
+  flight per port, each taking L, a port moves at most outstanding x burst_bytes / L bytes per cycle.
+  The three data-mover parameters are ``rtl.params.PEArrayParams`` fields (the RTL's ``rtl.axi``
+  is built from the same object); the board keeps what the board decides: ``axi.hp_ports``,
+  ``axi.port_bits`` (the HP ports' widest setting, a ceiling for ``axi_data_bits``),
+  ``axi.burst_latency_ns`` and the DDR.
 - ``bw_ddr``: the board's sustained DDR bandwidth (``ddr.peak_gbps`` x ``ddr.efficiency``), shared
   by readers and writers, expressed per PL cycle.
 
@@ -65,16 +69,20 @@ class MemoryModel:
     def from_config(cls, cfg: Any) -> "MemoryModel":
         axi, acc = cfg["axi"], cfg.accel
         clock = _num(acc, "accel", "clock_mhz") * 1e6
-        port_bits = int(_num(axi, "axi", "port_bits"))
+        hp_bits = int(_num(axi, "axi", "port_bits"))
+        pe = cfg.pe                      # the data mover's own parameters: rtl.params.PEArrayParams
+        port_bits = pe.axi_data_bits
+        if port_bits > hp_bits:
+            raise HwsimError(f"accel.axi_data_bits={port_bits} exceeds the board's {hp_bits}-bit HP ports (axi.port_bits)")
         ports = int(_num(acc, "accel", "hp_ports_used"))
         if ports > int(_num(axi, "axi", "hp_ports")):
             raise HwsimError(f"accel.hp_ports_used={ports} exceeds the board's {int(axi['hp_ports'])} HP ports")
         return cls(
             clock_hz=clock,
             port_bytes_per_cycle=ports * port_bits / 8,
-            burst_bytes=int(_num(axi, "axi", "burst_beats")) * port_bits // 8,
+            burst_bytes=pe.burst_beats * port_bits // 8,
             burst_latency_cycles=_num(axi, "axi", "burst_latency_ns", positive=False) * 1e-9 * clock,
-            outstanding=int(_num(axi, "axi", "outstanding")),
+            outstanding=pe.outstanding,
             ports=ports,
             ddr_bytes_per_cycle=ddr_sustained_bytes_per_s(cfg) / clock,
         )
