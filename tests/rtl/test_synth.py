@@ -126,7 +126,7 @@ def test_synth_command_refuses_an_array_larger_than_the_device(capsys):
 
 
 def test_rtl_command_writes_verilog(tmp_path, capsys):
-    assert main(["rtl", "--out", str(tmp_path), "--json", "--set", "accel.pp=1", "--set", "accel.icp=4",
+    assert main(["rtl", "--engine-only", "--out", str(tmp_path), "--json", "--set", "accel.pp=1", "--set", "accel.icp=4",
                  "--set", "accel.ocp=4", "--set", "accel.dw_channels=2", "--set", "accel.wbuf_depth=64"]) == 0
     info = json.loads(capsys.readouterr().out)
     top = (tmp_path / "layer_engine.v").read_text()
