@@ -149,3 +149,56 @@ def ddr_footprint(g: Any) -> dict[str, Any]:
             peak, at = live, n.name
     weights = sum(g.weight_bytes(n) for n in order)
     return {"weights": weights, "activations_peak": peak, "peak_at": at, "total": weights + peak}
+
+
+# ---- the data mover as built (rtl.axi, rtl.sequencer): one AXI4 master, tiles streamed from DDR
+
+@dataclass(frozen=True)
+class StreamTile:
+    """One tile as the sequencer runs it: compute cycles (``rtl.cycles.tile_cycles``), the engine
+    input beats it streams, bus words read (its input segments), bus words written, and its
+    descriptor's segment count."""
+
+    compute: int
+    in_beats: int
+    read_words: int
+    write_words: int
+    nseg: int
+
+
+def mover_round_trip(mem: MemoryModel, ram_cycles: int) -> int:
+    """Cycles from an AR to its first R beat: the board's burst latency (whole cycles) plus the
+    memory's own answer time (``ram_cycles``)."""
+    return int(math.ceil(mem.burst_latency_cycles - 1e-9)) + ram_cycles
+
+
+def stream_segment_cycles(tiles: list[StreamTile], pe: Any, mem: MemoryModel, ram_cycles: int) -> dict[str, Any]:
+    """Cycles from start to completion of a PL segment on the RTL data mover (``rtl.sequencer``).
+
+    Per tile:
+    - sequencer overhead: the descriptor header and the segment list are two dependent reads
+      (2 round trips + 2 + nseg words), and the first data beat arrives one more round trip after
+      its AR (the engine is started meanwhile and waits).  The next tile's descriptor is read
+      after this tile's input (one in-order R channel), so it is not hidden behind compute;
+    - compute: ``rtl.cycles.tile_cycles``;
+    - memory stall: the R channel feeds the engine directly (no FIFO), so the bus idles whenever
+      the engine takes no input and the engine waits whenever a beat is not there.  The stream
+      needs ``read_words / rate`` cycles (rate: one bus word per cycle, or ``outstanding`` x
+      ``burst_beats`` words per round trip, Little's law); the engine takes ``in_beats`` beats at
+      one per cycle at most, so the tile stalls ``max(0, read_words / rate - in_beats)`` cycles;
+      the outputs leave at one bus word per cycle on their own channels (the writer issues AWs
+      ahead of the data, so their latency hides), which bounds the tile the same way by
+      ``write_words``.
+    At the end the last write's response: ``ram_cycles``."""
+    rt = mover_round_trip(mem, ram_cycles)
+    rate = min(1.0, pe.outstanding * pe.burst_beats / rt) if rt else 1.0
+    rows, total = [], 0
+    for t in tiles:
+        overhead = 3 * rt + 2 + t.nseg
+        stall = max(0, int(math.ceil(max(t.read_words / rate, t.write_words) - 1e-9)) - t.in_beats)
+        rows.append({"compute": t.compute, "stall": stall, "overhead": overhead})
+        total += overhead + t.compute + stall
+    total += ram_cycles
+    return {"cycles": total, "round_trip": rt, "read_words_per_cycle": rate, "tiles": rows,
+            "compute": sum(r["compute"] for r in rows), "stall": sum(r["stall"] for r in rows),
+            "overhead": sum(r["overhead"] for r in rows) + ram_cycles}

@@ -94,7 +94,7 @@ class AxiReader(wiring.Component):
         ar = self.arvalid & self.arready
         rl = self.rvalid & self.rready & self.rlast
         m.d.comb += [
-            self.cmd.ready.eq(~active),
+            self.cmd.ready.eq(~active | (ar & (left == blen))),
             self.araddr.eq(addr), self.arlen.eq(blen - 1), self.arsize.eq((wb - 1).bit_length()),
             self.arburst.eq(1), self.arcache.eq(0b0011), self.arprot.eq(0),
             self.arvalid.eq(active & (inflight < p.outstanding)),
@@ -103,12 +103,12 @@ class AxiReader(wiring.Component):
         m.d.sync += inflight.eq(inflight + ar - rl)
         with m.If(self.rvalid & self.rready & self.rresp[1]):
             m.d.sync += self.err.eq(1)
-        with m.If(self.cmd.valid & self.cmd.ready & (self.cmd.payload.n != 0)):
-            m.d.sync += [addr.eq(self.cmd.payload.addr), left.eq(self.cmd.payload.n), active.eq(1)]
         with m.If(ar):
             m.d.sync += [addr.eq(addr + blen * wb), left.eq(left - blen)]
             with m.If(left == blen):
                 m.d.sync += active.eq(0)
+        with m.If(self.cmd.valid & self.cmd.ready & (self.cmd.payload.n != 0)):
+            m.d.sync += [addr.eq(self.cmd.payload.addr), left.eq(self.cmd.payload.n), active.eq(1)]
         return m
 
 
@@ -176,15 +176,16 @@ class WordsToBeats(wiring.Component):
         S = beat_stride(self.nbytes)
         left = Signal(LEN_BITS)
         active = Signal()
-        m.d.comb += self.count.ready.eq(~active)
-        with m.If(self.count.valid & ~active & (self.count.payload != 0)):
-            m.d.sync += [left.eq(self.count.payload), active.eq(1)]
         done = Signal()
         m.d.comb += done.eq(self.o.valid & self.o.ready)
+        # the next command is taken in the cycle the current one's last beat leaves (no bubble)
+        m.d.comb += self.count.ready.eq(~active | (done & (left == 1)))
         with m.If(done):
             m.d.sync += left.eq(left - 1)
             with m.If(left == 1):
                 m.d.sync += active.eq(0)
+        with m.If(self.count.valid & self.count.ready & (self.count.payload != 0)):
+            m.d.sync += [left.eq(self.count.payload), active.eq(1)]
         if S <= W:
             r = W // S
             k = Signal(range(r))
@@ -257,15 +258,16 @@ class BeatsToWords(wiring.Component):
             hold = Signal(8 * S)
             j = Signal(range(q))
             busy = Signal()                    # hold carries a beat being sent word by word
+            # the next beat is taken in the cycle the held beat's last word leaves (no bubble)
             m.d.comb += [self.o.valid.eq(busy), self.o.payload.eq(hold.word_select(j, 8 * W)),
-                         self.i.ready.eq(active & ~busy)]
+                         self.i.ready.eq(active & (~busy | (self.o.ready & (j == q - 1))))]
+            with m.If(self.o.valid & self.o.ready):
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == q - 1):
+                    m.d.sync += [busy.eq(0), j.eq(0)]
             with m.If(take):
                 m.d.sync += [hold.eq(self.i.payload), busy.eq(1), j.eq(0), left.eq(left - 1)]
                 with m.If(left == 1):
                     m.d.sync += active.eq(0)
-            with m.If(self.o.valid & self.o.ready):
-                m.d.sync += j.eq(j + 1)
-                with m.If(j == q - 1):
-                    m.d.sync += busy.eq(0)
             m.d.comb += self.idle.eq(~active & ~busy)
         return m

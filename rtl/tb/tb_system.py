@@ -66,6 +66,10 @@ async def system_segment(dut):
     res = {"timeout": False}
     counter = {"n": None}
 
+    pfx = spec.get("ram_prefix", "m_axi")
+    rv, rr = getattr(dut, f"{pfx}_rvalid"), getattr(dut, f"{pfx}_rready")
+    r_stats = {"r_beats": 0, "r_blocked": 0, "r_idle": 0}
+
     async def watch():
         await ReadOnly()
         while not (int(dut.s_axi_control_wvalid.value) and int(dut.s_axi_control_wready.value)):
@@ -76,6 +80,8 @@ async def system_segment(dut):
             await RisingEdge(dut.ap_clk)
             n += 1
             await ReadOnly()
+            v, r = int(rv.value), int(rr.value)
+            r_stats["r_beats" if v and r else "r_blocked" if v else "r_idle"] += 1
             if int(dut.interrupt.value):
                 counter["n"] = n
                 return
@@ -87,6 +93,7 @@ async def system_segment(dut):
     if counter["n"] is None:
         res["timeout"] = True
     res["irq_cycles"] = counter["n"]
+    res["r_stats"] = r_stats
     await RisingEdge(dut.ap_clk)
     regs = {}
     for op, off, v in finish_ops():
