@@ -156,14 +156,45 @@ def ddr_footprint(g: Any) -> dict[str, Any]:
 @dataclass(frozen=True)
 class StreamTile:
     """One tile as the sequencer runs it: compute cycles (``rtl.cycles.tile_cycles``), the engine
-    input beats it streams, bus words read (its input segments), bus words written, and its
-    descriptor's segment count."""
+    input beats it streams, bus words read (its input segments), bus words written, its
+    descriptor's segment count and ``drain``: the cycles the engine still runs after taking its
+    last input beat (``drain_cycles``)."""
 
     compute: int
     in_beats: int
     read_words: int
     write_words: int
     nseg: int
+    drain: int
+
+
+def drain_cycles(pe: Any, t: Any) -> int:
+    """Cycles from the engine's last input beat to its last output beat, unstalled (from the
+    timelines ``rtl.cycles`` proves): CONV the last pixel group's accumulate, park and
+    post-processing, PP + 10 (rtl/pointwise.py); window modes the steps over the bottom/right
+    padding after the last pixel plus DW_LATENCY + 1; GAP its DW_LATENCY + serialised chunks + 1;
+    SCALE/ADD EW_LATENCY + 1."""
+    from rtl.cycles import DW_LATENCY, EW_LATENCY, gap_chunks
+    from rtl.golden_dw import window
+    from rtl.params import Mode
+    if t.mode == Mode.CONV:
+        return pe.pp + 10
+    if t.mode in (Mode.SCALE, Mode.ADD):
+        return EW_LATENCY + 1
+    if t.mode == Mode.GAP:
+        return DW_LATENCY + gap_chunks(pe) + 1
+    k, stride, pad = window(t.mode, t.k, t.stride, t.pad)
+    last_in = (t.h - 1) * (t.w + pad) + t.w - 1
+    last_step = ((t.out_h - 1) * stride + k - 1 - pad) * (t.w + pad) + (t.out_w - 1) * stride + k - 1 - pad
+    return last_step - last_in + DW_LATENCY + 1
+
+
+# Sequencer state hops that are neither a round trip nor a descriptor word (rtl/sequencer.py): for
+# the first tile go -> HDR, and a command -> AR cycle per dependent read; for a later tile the header
+# read is already in flight.  Measured once on the RTL (a single-tile pw layer on the 2x4x4 test
+# instance, 6 cycles) and held to every layer, both instances, by tests/rtl/test_system_cocotb.py.
+SEQ_FIRST_CYCLES = 6
+SEQ_NEXT_CYCLES = 4
 
 
 def mover_round_trip(mem: MemoryModel, ram_cycles: int) -> int:
@@ -176,10 +207,13 @@ def stream_segment_cycles(tiles: list[StreamTile], pe: Any, mem: MemoryModel, ra
     """Cycles from start to completion of a PL segment on the RTL data mover (``rtl.sequencer``).
 
     Per tile:
-    - sequencer overhead: the descriptor header and the segment list are two dependent reads
-      (2 round trips + 2 + nseg words), and the first data beat arrives one more round trip after
-      its AR (the engine is started meanwhile and waits).  The next tile's descriptor is read
-      after this tile's input (one in-order R channel), so it is not hidden behind compute;
+    - sequencer overhead: the first tile's descriptor header and segment list are two dependent
+      reads (2 round trips + 2 + nseg words) and its first data beat arrives one more round trip
+      after its AR (the engine is started meanwhile and waits), plus ``SEQ_FIRST_CYCLES``.  A later
+      tile's header read was issued right after the previous tile's data reads, so its words
+      follow that tile's last input word (one in-order R channel); its segment list and first data
+      cost 2 round trips + 2 + nseg words + ``SEQ_NEXT_CYCLES``, of which the previous tile's
+      ``drain`` hides as much as it lasts;
     - compute: ``rtl.cycles.tile_cycles``;
     - memory stall: the R channel feeds the engine directly (no FIFO), so the bus idles whenever
       the engine takes no input and the engine waits whenever a beat is not there.  The stream
@@ -193,11 +227,16 @@ def stream_segment_cycles(tiles: list[StreamTile], pe: Any, mem: MemoryModel, ra
     rt = mover_round_trip(mem, ram_cycles)
     rate = min(1.0, pe.outstanding * pe.burst_beats / rt) if rt else 1.0
     rows, total = [], 0
+    prev_drain = None
     for t in tiles:
-        overhead = 3 * rt + 2 + t.nseg
+        if prev_drain is None:
+            overhead = 3 * rt + 2 + t.nseg + SEQ_FIRST_CYCLES
+        else:
+            overhead = max(0, 2 * rt + 2 + t.nseg + SEQ_NEXT_CYCLES - prev_drain)
         stall = max(0, int(math.ceil(max(t.read_words / rate, t.write_words) - 1e-9)) - t.in_beats)
         rows.append({"compute": t.compute, "stall": stall, "overhead": overhead})
         total += overhead + t.compute + stall
+        prev_drain = t.drain
     total += ram_cycles
     return {"cycles": total, "round_trip": rt, "read_words_per_cycle": rate, "tiles": rows,
             "compute": sum(r["compute"] for r in rows), "stall": sum(r["stall"] for r in rows),

@@ -177,11 +177,12 @@ def system_model(cfg: Config, seg, tiles: list[TileSpec]) -> dict[str, Any]:
     from rtl.axi import words_for
     from rtl.cycles import tile_cycles
 
-    from .memory import MemoryModel, StreamTile, stream_segment_cycles
+    from .memory import MemoryModel, StreamTile, drain_cycles, stream_segment_cycles
     pe = cfg.pe
     wb = pe.axi_data_bits // 8
     st = [StreamTile(tile_cycles(pe, t), sum(n for _, n in d.inputs), sum(words_for(n, pe.in_bytes, wb) for _, n in d.inputs),
-                     words_for(d.out_beats, pe.out_bytes, wb), len(d.inputs)) for t, d in zip(tiles, seg.tiles)]
+                     words_for(d.out_beats, pe.out_bytes, wb), len(d.inputs), drain_cycles(pe, t))
+          for t, d in zip(tiles, seg.tiles)]
     return stream_segment_cycles(st, pe, MemoryModel.from_config(cfg), RAM_CYCLES)
 
 

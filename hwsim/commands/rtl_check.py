@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", required=True, metavar="SPEC", help="e.g. dw:c=32,h=16,w=16,k=3,s=1")
     p.add_argument("--sim", choices=["icarus", "verilator"], default="verilator")
     p.add_argument("--seed", type=int, default=0, help="random data seed (default 0)")
+    p.add_argument("--system", action="store_true",
+                   help="run the layer DDR to DDR through the whole accelerator (data mover, sequencer, registers, "
+                        "interrupt) and compare its start-to-interrupt cycles with the data-mover model")
     add_target_args(p, policy=False, input_size=False)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run)
@@ -24,6 +27,8 @@ def _run(args: argparse.Namespace) -> int:
     from ..rtlcheck import parse_spec, rtl_check
     spec = parse_spec(args.layer)            # a bad spec fails before any build
     cfg = load(args.board, args.accel, args.overrides)
+    if args.system:
+        return _run_system(args, spec, cfg)
     r = rtl_check(spec, cfg, args.sim, args.seed)
     if args.json:
         print_json(r)
@@ -31,5 +36,22 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{r['layer']} on {r['accel']} ({r['tiles']} tile(s)), {r['sim']}:")
         print(f"  cycles   RTL {r['rtl_cycles']:,}   model {r['model_cycles']:,}   "
               f"{'equal' if r['rtl_cycles'] == r['model_cycles'] else 'DIFFERENT'}")
+        print(f"  outputs  {r['outputs_checked']:,} checked against the golden model, {r['mismatches']:,} mismatches")
+    return 0 if r["agree"] else 1
+
+
+def _run_system(args: argparse.Namespace, spec, cfg) -> int:
+    from ..rtlcheck import rtl_check_system
+    r = rtl_check_system(spec, cfg, args.sim, args.seed)
+    if args.json:
+        print_json(r)
+    else:
+        m = r["model"]
+        print(f"{r['layer']} on {r['accel']} ({r['tiles']} tile(s)), whole accelerator DDR to DDR, {r['sim']}:")
+        print(f"  cycles   RTL start-to-interrupt {r['system_cycles']:,}   model {r['model_system_cycles']:,} "
+              f"(compute {m['compute']:,} + memory stall {m['stall']:,} + sequencer overhead {m['overhead']:,})   "
+              f"difference {r['difference']:+,} ({r['difference_pct']:+.2f}%)")
+        print(f"  counters engine busy {r['engine_busy_cycles']:,}, waiting for memory {r['memory_wait_cycles']:,}; "
+              f"DDR round trip {m['round_trip']} cycles")
         print(f"  outputs  {r['outputs_checked']:,} checked against the golden model, {r['mismatches']:,} mismatches")
     return 0 if r["agree"] else 1
