@@ -92,17 +92,24 @@ def _rtl_hash() -> str:
     return rtl_source_hash()
 
 
-def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True) -> dict:
-    """Yosys resource counts of the instance (cached)."""
-    key = f"{params_hash(p)}-{_rtl_hash()}-{family}"
+def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True, system: bool = False) -> dict:
+    """Yosys resource counts of the instance (cached): the layer engine, or with ``system`` the
+    whole accelerator (``rtl.system.Accelerator``: data mover, sequencer, registers, engine)."""
+    key = f"{params_hash(p)}-{_rtl_hash()}-{family}" + ("-system" if system else "")
     cache = CACHE / f"{key}.json"
     if use_cache and cache.exists():
         return json.loads(cache.read_text())
     cmd = yosys_command()
     work = CACHE / key
     work.mkdir(parents=True, exist_ok=True)
-    (work / "core.v").write_text(core_verilog(p))
-    script = f"read_verilog core.v; synth_xilinx -family {family} -flatten -top {CORE}; tee -o stat.txt stat"
+    if system:
+        from .emit import SYS_CORE, system_core_verilog
+        (work / "core.v").write_text(system_core_verilog(p))
+        top = SYS_CORE
+    else:
+        (work / "core.v").write_text(core_verilog(p))
+        top = CORE
+    script = f"read_verilog core.v; synth_xilinx -family {family} -flatten -top {top}; tee -o stat.txt stat"
     t0 = time.monotonic()
     try:
         run = subprocess.run(cmd + ["-q", "-l", "yosys.log", "-p", script], cwd=work,
