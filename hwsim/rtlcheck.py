@@ -218,11 +218,17 @@ def rtl_check_system(spec: LayerSpec, cfg: Config, sim: str = "verilator", seed:
             mismatches += int(np.count_nonzero(_lanes(g_word, pe.out_bytes) != _lanes(e_word, pe.out_bytes)))
         checked += int(case.arrays["y"].size)
     sys_cycles = int(res["regs"]["CYC_TOTAL"])
+    # what hwsim estimate charges for the same layer (hwsim/pl.py: on-chip double buffers, the
+    # accelerator's hp_ports_used ports), for comparison with the data mover as built
+    from .pl import simulate_layer
+    g, name = layer_graph(spec)
+    est = simulate_layer(g, g.node(name), Tiler(pe, cfg.accel), MemoryModel.from_config(cfg))
     diff = sys_cycles - model["cycles"]
     return {"sim": sim, "layer": str(spec), "accel": cfg.accel_name, "tiles": len(tiles), "system": True,
             "outputs_checked": checked, "mismatches": mismatches,
             "system_cycles": sys_cycles, "model_system_cycles": model["cycles"],
             "difference": diff, "difference_pct": round(100.0 * diff / model["cycles"], 2),
+            "estimate_cycles": est.cycles, "estimate_stall_cycles": est.stall_cycles,
             "engine_busy_cycles": int(res["regs"]["CYC_ENGINE"]), "memory_wait_cycles": int(res["regs"]["CYC_MEMWAIT"]),
             "model": {k: model[k] for k in ("compute", "stall", "overhead", "round_trip", "read_words_per_cycle")},
             "latency_cycles": latency, "irq_cycles": res["irq_cycles"], "r_channel": res.get("r_stats"),

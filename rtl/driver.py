@@ -128,7 +128,7 @@ def start_ops(desc_base: int) -> list[tuple[str, int, int]]:
 def finish_ops() -> list[tuple[str, int, int]]:
     """After the interrupt: acknowledge it, read the status and the counters."""
     return [("w", OFFSET["ISR"], 1)] + [("r", OFFSET[n], 0) for n in
-                                         ("STATUS", "CYC_TOTAL", "CYC_ENGINE", "CYC_MEMWAIT", "TILES")]
+                                         ("STATUS", "CYC_TOTAL", "CYC_ENGINE", "CYC_MEMWAIT", "TILES", "HWINFO")]
 
 
 def run_segment(mmio: Mmio, desc_base: int, wait_interrupt) -> dict[str, int]:

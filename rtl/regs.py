@@ -39,7 +39,7 @@ REGS = [  # (offset, name, access, meaning)
     (0x18, "CYC_ENGINE", "R", "cycles the layer engine was busy"),
     (0x1C, "CYC_MEMWAIT", "R", "cycles the busy engine waited for memory (input starved / output blocked)"),
     (0x20, "TILES", "R", "tiles completed since start"),
-    (0x24, "HWINFO", "R", "in_bytes | out_bytes << 8 | burst_beats << 16 | outstanding << 24"),
+    (0x24, "HWINFO", "R", "bits 7:0 in_bytes, 15:8 out_bytes, 23:16 burst_beats, 31:24 outstanding"),
 ]
 OFFSET = {name: off for off, name, _, _ in REGS}
 
@@ -123,3 +123,10 @@ class ControlRegs(wiring.Component):
         with m.If(self.arvalid & self.arready):
             m.d.sync += [self.rvalid.eq(1), self.rdata.eq(rd)]
         return m
+
+
+def markdown_table() -> str:
+    """The register map as the README shows it."""
+    rows = ["| offset | register | access | meaning |", "|---|---|---|---|"]
+    rows += [f"| 0x{off:02X} | {name} | {acc} | {what} |" for off, name, acc, what in REGS]
+    return "\n".join(rows)

@@ -51,6 +51,8 @@ def _run_system(args: argparse.Namespace, spec, cfg) -> int:
         print(f"  cycles   RTL start-to-interrupt {r['system_cycles']:,}   model {r['model_system_cycles']:,} "
               f"(compute {m['compute']:,} + memory stall {m['stall']:,} + sequencer overhead {m['overhead']:,})   "
               f"difference {r['difference']:+,} ({r['difference_pct']:+.2f}%)")
+        print(f"  hwsim estimate charges {r['estimate_cycles']:,} cycles for this layer (its double-buffered "
+              f"schedule, {r['estimate_stall_cycles']:,} of them memory stall)")
         print(f"  counters engine busy {r['engine_busy_cycles']:,}, waiting for memory {r['memory_wait_cycles']:,}; "
               f"DDR round trip {m['round_trip']} cycles")
         print(f"  outputs  {r['outputs_checked']:,} checked against the golden model, {r['mismatches']:,} mismatches")

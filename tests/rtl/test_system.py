@@ -166,3 +166,12 @@ def test_rtl_command_writes_the_whole_accelerator_by_default(tmp_path, capsys):
         assert f" {port}" in top, port
     assert "input wire [127:0] m_axi_rdata" in top
     assert "module zynq_accel_core" in (tmp_path / "zynq_accel_core.v").read_text()
+
+
+def test_readme_register_map_is_the_hardware_table():
+    from pathlib import Path
+
+    from rtl.regs import markdown_table
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert markdown_table() in readme
+    assert (Path(__file__).resolve().parents[2] / "docs" / "accelerator.png").stat().st_size > 10_000

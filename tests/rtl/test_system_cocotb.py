@@ -98,6 +98,8 @@ def test_registers_after_segment(sim, name):
     assert r["CYC_TOTAL"] + 1 == res["irq_cycles"]
     assert 0 < r["CYC_ENGINE"] < r["CYC_TOTAL"]
     assert res["interrupt_after_ack"] == 0, "writing ISR must drop the interrupt"
+    hw = r["HWINFO"]
+    assert (hw & 0xFF, hw >> 8 & 0xFF, hw >> 16 & 0xFF, hw >> 24) == (P.in_bytes, P.out_bytes, P.burst_beats, P.outstanding)
 
 
 def test_backpressure_slows_the_segment_but_not_its_results():
