@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{cfg.accel_name} on {board['device']} ({out['source']}): PP={pe.pp} ICP={pe.icp} OCP={pe.ocp} "
           f"dw_channels={pe.dw_channels} macs_per_dsp={pe.macs_per_dsp}")
-    print(f"  BRAM36 = PE-array core {res['bram36']:g} + activation buffers {buffers} (accel.ibuf_kib/obuf_kib)")
+    print(f"  BRAM36 = accelerator (engine, data mover, sequencer, registers) {res['bram36']:g} + activation buffers {buffers} (accel.ibuf_kib/obuf_kib)")
     for k, name in (("dsp", "DSP48E2"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36")):
         note = "" if args.estimate_only else f"   (estimate {est[k] + (buffers if k == 'bram36' else 0):g})"
         print(f"  {name:<8} {total[k]:>9g} / {board[k]:<7} {100 * f['util'][k]:5.1f}%{note}")
