@@ -96,7 +96,7 @@ def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True
     """Yosys resource counts of the instance (cached): the layer engine, or with ``system`` the
     whole accelerator (``rtl.system.Accelerator``: data mover, sequencer, registers, engine; the
     default) or, with ``system=False``, the layer engine alone."""
-    key = f"{params_hash(p)}-{_rtl_hash()}-{family}" + ("-system" if system else "")
+    key = f"{params_hash(p)}-{_rtl_hash()}-{family}" + ("-system" if system else "") + f"-s{SCRIPT_VERSION}"
     cache = CACHE / f"{key}.json"
     if use_cache and cache.exists():
         return json.loads(cache.read_text())
@@ -110,7 +110,8 @@ def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True
     else:
         (work / "core.v").write_text(core_verilog(p))
         top = CORE
-    script = f"read_verilog core.v; synth_xilinx -family {family} -flatten -top {top}; tee -o stat.txt stat"
+    script = (f"read_verilog core.v; synth_xilinx -family {family} -flatten -top {top}; tee -o stat.txt stat; "
+              "tee -q -o ltp.txt ltp * t:FD* %d t:RAM* %d t:SRL* %d t:DSP48* %d")
     t0 = time.monotonic()
     try:
         run = subprocess.run(cmd + ["-q", "-l", "yosys.log", "-p", script], cwd=work,
@@ -120,9 +121,54 @@ def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True
     if run.returncode != 0:
         raise HwsimError(f"Yosys failed (exit {run.returncode}); see {work / 'yosys.log'}")
     res = count(parse_stat((work / "stat.txt").read_text()))
+    res.update(parse_ltp((work / "ltp.txt").read_text()))
     res["seconds"] = round(time.monotonic() - t0, 1)
     cache.write_text(json.dumps(res))
     return res
+
+
+SCRIPT_VERSION = 3      # 2: the run also reports the longest register-to-register path (ltp); 3: memories cut it
+
+
+def parse_ltp(text: str) -> dict[str, int]:
+    """Logic depth of Yosys' longest topological path between registers: ``ltp`` with the
+    flip-flops (FD*), the memories (block RAM, LUT-RAM, SRL: their write side is clocked, so a path
+    through one is false) and the DSP48E2s (registered inputs and output; DS925's DSP FMAX covers
+    them) cut out.  Returns the cells on the path and how many are carry-chain cells."""
+    m = re.search(r"Longest topological path in \S+ \(length=(-?\d+)\)", text)
+    if not m:
+        raise HwsimError("could not read Yosys' longest-path report (unexpected 'ltp' output)")
+    vias = re.findall(r"\(via ([^)]*)\)", text)
+    carry = sum(1 for v in vias if "carry" in v.lower() or "replace_alu" in v)
+    return {"path_cells": int(m.group(1)), "path_carry_cells": carry}
+
+
+# Timing estimate from logic depth (labelled an estimate: no placement, no routing, no Vivado).
+# Ceilings cited from DS925 (Zynq UltraScale+ MPSoC DC and AC switching characteristics, v1.30),
+# speed grade -1 at VCCINT 0.85 V: BUFG global clock tree FMAX 667 MHz ("Clock Buffers and
+# Networks"); DSP48E2 "two register multiply without MREG" FMAX 456 MHz ("DSP48 Slice Switching
+# Characteristics") -- the engine registers the multiplier's inputs and its product, not MREG.
+# Per-cell delays: assumption.  DS925 no longer tabulates CLB delays, so these are the usual
+# UltraScale+ -1 magnitudes from Vivado timing reports: a LUT level with its net ~0.45 ns, a
+# carry-chain cell (CARRY8 segment, dedicated routing) ~0.10 ns, clock-to-out plus setup 0.35 ns.
+FMAX_CAPS_MHZ = {"bufg": 667.0, "dsp48e2_no_mreg": 456.0}
+LUT_LEVEL_NS, CARRY_CELL_NS, FF_OVERHEAD_NS = 0.45, 0.10, 0.35
+
+
+def fmax_estimate(res: dict) -> dict | None:
+    """Fmax estimate (MHz) from a synthesis result's longest path, or None without one."""
+    if "path_cells" not in res or res["path_cells"] < 0:
+        return None
+    carry = res["path_carry_cells"]
+    luts = max(0, res["path_cells"] - carry)
+    ns = FF_OVERHEAD_NS + luts * LUT_LEVEL_NS + carry * CARRY_CELL_NS
+    logic = 1000.0 / ns
+    mhz = min(logic, *FMAX_CAPS_MHZ.values())
+    return {"fmax_mhz_estimate": round(mhz, 1), "path_cells": res["path_cells"], "path_lut_levels": luts,
+            "path_carry_cells": carry, "path_ns": round(ns, 2), "logic_mhz": round(logic, 1),
+            "limited_by": "logic depth" if logic <= min(FMAX_CAPS_MHZ.values()) else
+            min(FMAX_CAPS_MHZ, key=FMAX_CAPS_MHZ.get),
+            "method": "estimate: Yosys ltp logic depth x assumed UltraScale+ -1 delays, capped by DS925 FMAX"}
 
 
 # Block-RAM aspect ratios (UG573): (depth, width, BRAM36 equivalents); RAMB18E2 counts one half.

@@ -142,3 +142,30 @@ def test_rtl_command_bad_out(tmp_path, capsys):
     f.write_text("x")
     assert main(["rtl", "--out", str(f)]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_parse_ltp_counts_the_path_and_its_carry_cells():
+    from rtl.synth import fmax_estimate, parse_ltp
+    text = """Longest topological path in top (length=4):
+  0: \\a [0]
+  1: \\b [0] (via $abc$1$lut)
+  2: \\c [0] (via $auto$alumacc.cc:485:replace_alu$9.genblk1.slice[0].genblk1.carry4)
+  3: \\d [0] (via $abc$2$lut)
+"""
+    r = parse_ltp(text)
+    assert r == {"path_cells": 4, "path_carry_cells": 1}
+    t = fmax_estimate(r)
+    assert t["path_lut_levels"] == 3 and t["fmax_mhz_estimate"] <= 456.0
+
+
+def test_whole_accelerator_estimate_and_timing_against_yosys():
+    """The estimate covers the data mover, sequencer and registers too (rtl.synth.mover_estimate),
+    held to Yosys on the whole accelerator; Yosys' longest path gives a finite Fmax estimate."""
+    from rtl.synth import fmax_estimate, mover_estimate
+    p = CONFIGS["pp2-icp4-ocp4-dw2"]
+    syn, est = synthesize(p), estimate(p)
+    assert est["ff"] - estimate(p, system=False)["ff"] == mover_estimate(p)["ff"] > 0
+    assert abs(est["ff"] - syn["ff"]) <= 0.05 * syn["ff"], (est["ff"], syn["ff"])
+    assert abs(est["lut"] - syn["lut"]) <= 0.2 * syn["lut"], (est["lut"], syn["lut"])
+    t = fmax_estimate(syn)
+    assert syn["path_cells"] > 5 and 50 < t["fmax_mhz_estimate"] <= 456.0
