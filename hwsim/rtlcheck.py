@@ -11,6 +11,13 @@ and all tiles run back to back, unstalled, in one simulator session.  Reported:
 - ``outputs_checked``: the output values (INT8) the golden model computed for the tiles;
 - ``mismatches``: output lanes that differ from the golden model's beats (unused lanes included).
 
+With ``--system`` (``rtl_check_system``) the tiles run as one PL segment through the whole
+accelerator (``zynq_accel``: data mover, sequencer, registers, interrupt) DDR to DDR, with the DDR
+behind the board's burst latency; reported: ``system_cycles`` (the CYC_TOTAL counter: start to
+completion), ``model_system_cycles`` (``hwsim.memory.stream_segment_cycles``, the model of that data
+mover), their difference, ``estimate_cycles`` (what ``hwsim estimate`` charges for the layer), the
+engine-busy and memory-wait counters, and the outputs checked against the golden model.
+
 SPEC is ``KIND:key=value,...``:
 
     pw:cin=32,cout=64,h=8,w=8                 1x1 conv (h, w: input = output size)
