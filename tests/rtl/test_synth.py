@@ -81,7 +81,9 @@ def test_estimate_follows_yosys_past_eight_input_channels():
     tree term would say 19,756)."""
     from rtl.params import PEArrayParams
     p = PEArrayParams(pp=1, icp=16, ocp=4, dw_channels=2, wbuf_depth=64)
-    syn, est = synthesize(p), estimate(p)
+    # the engine alone: inside the whole accelerator Yosys optimises the engine across its
+    # configuration inputs (21,944 LUTs for the whole accelerator here), which hides the tree term
+    syn, est = synthesize(p, system=False), estimate(p, system=False)
     assert est["dsp"] == syn["dsp"] and est["bram36"] == syn["bram36"]
     assert abs(est["lut"] - syn["lut"]) <= 0.10 * syn["lut"], f"lut: estimate {est['lut']}, Yosys {syn['lut']}"
 
