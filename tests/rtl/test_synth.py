@@ -171,3 +171,18 @@ def test_whole_accelerator_estimate_and_timing_against_yosys():
     assert abs(est["lut"] - syn["lut"]) <= 0.2 * syn["lut"], (est["lut"], syn["lut"])
     t = fmax_estimate(syn)
     assert syn["path_cells"] > 5 and 50 < t["fmax_mhz_estimate"] <= 456.0
+
+
+def test_synth_command_reports_the_fmax_estimate_of_the_whole_accelerator(capsys):
+    small = ["--set", "accel.pp=2", "--set", "accel.icp=4", "--set", "accel.ocp=4", "--set", "accel.dw_channels=2",
+             "--set", "accel.wbuf_depth=64"]
+    assert main(["synth", "--json", *small]) == 0
+    out = json.loads(capsys.readouterr().out)
+    syn = synthesize(CONFIGS["pp2-icp4-ocp4-dw2"])
+    assert out["lut"] == syn["lut"] and out["source"] == "yosys"
+    t = out["timing"]
+    assert out["fmax_mhz_estimate"] == t["fmax_mhz_estimate"] and "estimate" in t["method"]
+    assert t["path_lut_levels"] + t["path_carry_cells"] == syn["path_cells"]
+    assert t["supports_clock"] == (t["fmax_mhz_estimate"] >= t["clock_mhz"] == 100.0)
+    assert main(["synth", "--json", "--estimate-only", *small]) == 0
+    assert "fmax_mhz_estimate" not in json.loads(capsys.readouterr().out), "no netlist, no timing estimate"
