@@ -25,7 +25,16 @@ from .conftest import CONFIGS, SIMS
 pytestmark = pytest.mark.cocotb
 
 P = CONFIGS["pp2-icp4-ocp4-dw2"]
-LATENCY = 36          # 180 ns at 200 MHz: the boards' axi.burst_latency_ns at the default clock
+def _latency() -> int:
+    """The DDR round trip the cycle model uses (axi.burst_latency_ns at accel.clock_mhz), in cycles."""
+    import math
+
+    from hwsim.config import load
+    from hwsim.memory import MemoryModel
+    return math.ceil(MemoryModel.from_config(load()).burst_latency_cycles - 1e-9)
+
+
+LATENCY = _latency()
 
 
 def _mixed(rng):
