@@ -11,6 +11,13 @@ and all tiles run back to back, unstalled, in one simulator session.  Reported:
 - ``outputs_checked``: the output values (INT8) the golden model computed for the tiles;
 - ``mismatches``: output lanes that differ from the golden model's beats (unused lanes included).
 
+With ``--system`` (``rtl_check_system``) the tiles run as one PL segment through the whole
+accelerator (``zynq_accel``: data mover, sequencer, registers, interrupt) DDR to DDR, with the DDR
+behind the board's burst latency; reported: ``system_cycles`` (the CYC_TOTAL counter: start to
+completion), ``model_system_cycles`` (``hwsim.memory.stream_segment_cycles``, the model of that data
+mover), their difference, ``estimate_cycles`` (what ``hwsim estimate`` charges for the layer), the
+engine-busy and memory-wait counters, and the outputs checked against the golden model.
+
 SPEC is ``KIND:key=value,...``:
 
     pw:cin=32,cout=64,h=8,w=8                 1x1 conv (h, w: input = output size)
@@ -187,3 +194,79 @@ def rtl_check(spec: LayerSpec, cfg: Config, sim: str = "verilator", seed: int = 
             "rtl_cycles": rtl_cycles, "model_cycles": model_cycles,
             "outputs_checked": checked, "mismatches": mismatches,
             "agree": rtl_cycles == model_cycles and mismatches == 0}
+
+
+# ---- --system: the layer DDR to DDR through the whole accelerator (rtl.system)
+
+RAM_CYCLES = 2      # cocotbext-axi AxiRam: first R beat 2 cycles after it takes the AR (see rtl_check_system)
+
+
+def system_tiles(cfg: Config, cases) -> tuple[Any, list, list[tuple[int, list[int]]]]:
+    """Place the layer's tiles in a DDR image as the PS driver would (rtl.segment)."""
+    from rtl.driver import DdrImage, Segment
+    from rtl.segment import add_case
+    seg = Segment(cfg.pe, DdrImage(size=1 << 24))
+    outs = [add_case(seg, c) for c in cases]
+    return seg, outs, [(o, c.out_beats) for o, c in zip(outs, cases)]
+
+
+def system_model(cfg: Config, seg, tiles: list[TileSpec]) -> dict[str, Any]:
+    from rtl.axi import words_for
+    from rtl.cycles import tile_cycles
+
+    from .memory import MemoryModel, StreamTile, drain_cycles, stream_segment_cycles
+    pe = cfg.pe
+    wb = pe.axi_data_bits // 8
+    st = [StreamTile(tile_cycles(pe, t), sum(n for _, n in d.inputs), sum(words_for(n, pe.in_bytes, wb) for _, n in d.inputs),
+                     words_for(d.out_beats, pe.out_bytes, wb), len(d.inputs), drain_cycles(pe, t))
+          for t, d in zip(tiles, seg.tiles)]
+    return stream_segment_cycles(st, pe, MemoryModel.from_config(cfg), RAM_CYCLES)
+
+
+def rtl_check_system(spec: LayerSpec, cfg: Config, sim: str = "verilator", seed: int = 0) -> dict[str, Any]:
+    """``rtl-check --system``: the layer's tiles as one PL segment through ``zynq_accel`` (DDR =
+    AxiRam behind the board's burst latency), every output byte against the golden model; the
+    cycles from the CTRL start write to the interrupt against ``hwsim.memory.stream_segment_cycles``."""
+    from rtl.axi import beat_stride
+    from rtl.driver import bytes_to_beats
+    from rtl.segment import spec_for
+    from rtl.systemsim import run_system
+
+    from .memory import MemoryModel
+
+    if sim not in SIMULATORS:
+        raise HwsimError(f"unknown simulator {sim!r}; choose {' or '.join(SIMULATORS)}")
+    tiles = layer_tiles(spec, cfg)
+    rng = np.random.default_rng(seed)
+    cases = [_case(cfg, t, rng) for t in tiles]
+    seg, outs, expect = system_tiles(cfg, cases)
+    pe = cfg.pe
+    latency = int(np.ceil(MemoryModel.from_config(cfg).burst_latency_cycles - 1e-9))
+    model = system_model(cfg, seg, tiles)
+    sb = beat_stride(pe.out_bytes)
+    res = run_system(pe, spec_for(seg, [(o, len(b) * sb) for o, b in expect], timeout_cycles=50 * model["cycles"] + 10_000),
+                     sim, latency)
+    if res["timeout"]:
+        raise HwsimError(f"{sim}: the accelerator raised no interrupt for {spec}")
+    checked = mismatches = 0
+    for (o, want), raw, case in zip(expect, res["reads"], cases):
+        got = bytes_to_beats(bytes.fromhex(raw), pe.out_bytes)
+        for g_word, e_word in zip(got, want):
+            mismatches += int(np.count_nonzero(_lanes(g_word, pe.out_bytes) != _lanes(e_word, pe.out_bytes)))
+        checked += int(case.arrays["y"].size)
+    sys_cycles = int(res["regs"]["CYC_TOTAL"])
+    # what hwsim estimate charges for the same layer (hwsim/pl.py: on-chip double buffers, the
+    # accelerator's hp_ports_used ports), for comparison with the data mover as built
+    from .pl import simulate_layer
+    g, name = layer_graph(spec)
+    est = simulate_layer(g, g.node(name), Tiler(pe, cfg.accel), MemoryModel.from_config(cfg))
+    diff = sys_cycles - model["cycles"]
+    return {"sim": sim, "layer": str(spec), "accel": cfg.accel_name, "tiles": len(tiles), "system": True,
+            "outputs_checked": checked, "mismatches": mismatches,
+            "system_cycles": sys_cycles, "model_system_cycles": model["cycles"],
+            "difference": diff, "difference_pct": round(100.0 * diff / model["cycles"], 2),
+            "estimate_cycles": est.cycles, "estimate_stall_cycles": est.stall_cycles,
+            "engine_busy_cycles": int(res["regs"]["CYC_ENGINE"]), "memory_wait_cycles": int(res["regs"]["CYC_MEMWAIT"]),
+            "model": {k: model[k] for k in ("compute", "stall", "overhead", "round_trip", "read_words_per_cycle")},
+            "latency_cycles": latency, "irq_cycles": res["irq_cycles"], "r_channel": res.get("r_stats"),
+            "agree": mismatches == 0}

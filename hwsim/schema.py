@@ -189,8 +189,7 @@ register("ddr", {
 })
 register("axi", {
     "hp_ports": Field(int, 1, 64), "port_bits": Field(int, 8, 1024),
-    "burst_beats": Field(int, 1, 256),                 # AXI4 INCR bursts: at most 256 beats
-    "burst_latency_ns": Field(float, 0, 1e6, unit="ns"), "outstanding": Field(int, 1, 1024),
+    "burst_latency_ns": Field(float, 0, 1e6, unit="ns"),
 })
 register("ps", {
     "cpu": Field(str, required=False), "cores": Field(int, 1, 256), "freq_mhz": Field(float, 1, 5_000, unit="MHz"),
@@ -221,6 +220,10 @@ register("accel", {
     "dw_macs_per_cycle": Field(int, 1, 1 << 20, required=False),
     "replace_sigmoid": Field(str, required=False, choices=("none", "all", "except_se")),
     "placement": Field(str, required=False, choices=("policy", "compiler")),
+    # the data mover's parameters (rtl.params.PEArrayParams, rtl.axi), read by the memory model too
+    "axi_data_bits": Field(int, 32, 1024, required=False),
+    "burst_beats": Field(int, 1, 256, required=False),  # AXI4 INCR bursts: at most 256 beats
+    "outstanding": Field(int, 1, 1024, required=False),
     "cores": Field(int, 1, 64, required=False),        # instances of the accelerator (the DPU's multi-core builds)
     "max_cores": Field(int, 1, 64, required=False),    # the most its IP allows (PG338: four DPU cores)
 })

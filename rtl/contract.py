@@ -216,3 +216,9 @@ def _check_dw(p: PEArrayParams, t: TileSpec) -> None:
     if lo < -(1 << (p.acc_width - 1)) or hi >= 1 << (p.acc_width - 1):
         raise ParamError(f"{name} tile {t.h}x{t.w} k={k} can reach acc = {hi if hi >= -lo else lo}, "
                          f"beyond the {p.acc_width}-bit accumulator")
+
+
+def beat_stride(nbytes: int) -> int:
+    """Bytes one engine beat occupies in DDR (the data mover's layout, ``rtl.axi``): ``nbytes``
+    rounded up to a power of two."""
+    return 1 << (nbytes - 1).bit_length()

@@ -52,10 +52,14 @@ class PEArrayParams:
     max_channels: int = 4096    # widest channel count the configuration registers can describe
     macs_per_dsp: int = 1       # 2: the CONV array packs two INT8 products (one activation, the weights of
                                 # two output channels) into one DSP48E2 27x18 multiply (Xilinx WP486)
+    # The data mover (rtl.axi, rtl.sequencer); hwsim.memory reads these, the board keeps the DDR's facts.
+    axi_data_bits: int = 128    # AXI4 master data width: the HP ports take 32/64/128 bits (Xilinx PG201); 128 = full width
+    burst_beats: int = 16       # assumption: longest INCR burst the mover issues (AXI4 allows up to 256; 16 x 16 B = 256 B)
+    outstanding: int = 4        # assumption: bursts in flight per direction (hides latency by Little's law; hwsim/memory.py)
 
     def __post_init__(self) -> None:
         for f in ("pp", "icp", "ocp", "dw_channels", "data_width", "acc_width", "max_width",
-                  "wbuf_depth", "max_channels"):
+                  "wbuf_depth", "max_channels", "burst_beats", "outstanding"):
             _positive(f, getattr(self, f))
         if not self.dw_kernels or any(not isinstance(k, int) or k < 1 for k in self.dw_kernels):
             raise ParamError(f"dw_kernels must be a non-empty list of positive kernel sizes, not {self.dw_kernels!r}")
@@ -66,6 +70,10 @@ class PEArrayParams:
             raise ParamError(f"acc_width must be at least 16, not {self.acc_width!r}")
         if type(self.macs_per_dsp) is not int or self.macs_per_dsp not in (1, 2):
             raise ParamError(f"macs_per_dsp must be 1 or 2 (INT8 products per DSP48E2), not {self.macs_per_dsp!r}")
+        if self.axi_data_bits not in (32, 64, 128):
+            raise ParamError(f"axi_data_bits must be 32, 64 or 128 (the HP port widths, PG201), not {self.axi_data_bits!r}")
+        if self.burst_beats > 256:
+            raise ParamError(f"burst_beats must be at most 256 (AXI4 INCR), not {self.burst_beats}")
         if self.macs_per_dsp == 2 and self.ocp % 2:
             raise ParamError(f"macs_per_dsp = 2 pairs output channels: ocp must be even, not {self.ocp}")
 

@@ -90,18 +90,27 @@ def _rtl_hash() -> str:
     return generator_hash()
 
 
-def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True) -> dict:
-    """Yosys resource counts of the instance (cached)."""
+def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True, system: bool = True) -> dict:
+    """Yosys resource counts of the instance (cached): the layer engine, or with ``system`` the
+    whole accelerator (``rtl.system.Accelerator``: data mover, sequencer, registers, engine; the
+    default) or, with ``system=False``, the layer engine alone."""
     from .emit import CORE, core_verilog, params_hash     # Amaranth: only when Yosys runs (hwsim estimate never does)
-    key = f"{params_hash(p)}-{_rtl_hash()}-{family}"
+    key = f"{params_hash(p)}-{_rtl_hash()}-{family}" + ("-system" if system else "") + f"-s{SCRIPT_VERSION}"
     cache = cache_dir("synth") / f"{key}.json"
     if use_cache and cache.exists():
         return json.loads(cache.read_text())
     cmd = yosys_command()
     work = cache_dir("synth") / key
     work.mkdir(parents=True, exist_ok=True)
-    (work / "core.v").write_text(core_verilog(p))
-    script = f"read_verilog core.v; synth_xilinx -family {family} -flatten -top {CORE}; tee -o stat.txt stat"
+    if system:
+        from .emit import SYS_CORE, system_core_verilog
+        (work / "core.v").write_text(system_core_verilog(p))
+        top = SYS_CORE
+    else:
+        (work / "core.v").write_text(core_verilog(p))
+        top = CORE
+    script = (f"read_verilog core.v; synth_xilinx -family {family} -flatten -top {top}; tee -o stat.txt stat; "
+              "tee -q -o ltp.txt ltp * t:FD* %d t:RAM* %d t:SRL* %d t:DSP48* %d")
     t0 = time.monotonic()
     try:
         run = subprocess.run(cmd + ["-q", "-l", "yosys.log", "-p", script], cwd=work,
@@ -111,9 +120,54 @@ def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True
     if run.returncode != 0:
         raise HwsimError(f"Yosys failed (exit {run.returncode}); see {work / 'yosys.log'}")
     res = count(parse_stat((work / "stat.txt").read_text()))
+    res.update(parse_ltp((work / "ltp.txt").read_text()))
     res["seconds"] = round(time.monotonic() - t0, 1)
     cache.write_text(json.dumps(res))
     return res
+
+
+SCRIPT_VERSION = 3      # 2: the run also reports the longest register-to-register path (ltp); 3: memories cut it
+
+
+def parse_ltp(text: str) -> dict[str, int]:
+    """Logic depth of Yosys' longest topological path between registers: ``ltp`` with the
+    flip-flops (FD*), the memories (block RAM, LUT-RAM, SRL: their write side is clocked, so a path
+    through one is false) and the DSP48E2s (registered inputs and output; DS925's DSP FMAX covers
+    them) cut out.  Returns the cells on the path and how many are carry-chain cells."""
+    m = re.search(r"Longest topological path in \S+ \(length=(-?\d+)\)", text)
+    if not m:
+        raise HwsimError("could not read Yosys' longest-path report (unexpected 'ltp' output)")
+    vias = re.findall(r"\(via ([^)]*)\)", text)
+    carry = sum(1 for v in vias if "carry" in v.lower() or "replace_alu" in v)
+    return {"path_cells": int(m.group(1)), "path_carry_cells": carry}
+
+
+# Timing estimate from logic depth (labelled an estimate: no placement, no routing, no Vivado).
+# Ceilings cited from DS925 (Zynq UltraScale+ MPSoC DC and AC switching characteristics, v1.30),
+# speed grade -1 at VCCINT 0.85 V: BUFG global clock tree FMAX 667 MHz ("Clock Buffers and
+# Networks"); DSP48E2 "two register multiply without MREG" FMAX 456 MHz ("DSP48 Slice Switching
+# Characteristics") -- the engine registers the multiplier's inputs and its product, not MREG.
+# Per-cell delays: assumption.  DS925 no longer tabulates CLB delays, so these are the usual
+# UltraScale+ -1 magnitudes from Vivado timing reports: a LUT level with its net ~0.45 ns, a
+# carry-chain cell (CARRY8 segment, dedicated routing) ~0.10 ns, clock-to-out plus setup 0.35 ns.
+FMAX_CAPS_MHZ = {"bufg": 667.0, "dsp48e2_no_mreg": 456.0}
+LUT_LEVEL_NS, CARRY_CELL_NS, FF_OVERHEAD_NS = 0.45, 0.10, 0.35
+
+
+def fmax_estimate(res: dict) -> dict | None:
+    """Fmax estimate (MHz) from a synthesis result's longest path, or None without one."""
+    if "path_cells" not in res or res["path_cells"] < 0:
+        return None
+    carry = res["path_carry_cells"]
+    luts = max(0, res["path_cells"] - carry)
+    ns = FF_OVERHEAD_NS + luts * LUT_LEVEL_NS + carry * CARRY_CELL_NS
+    logic = 1000.0 / ns
+    mhz = min(logic, *FMAX_CAPS_MHZ.values())
+    return {"fmax_mhz_estimate": round(mhz, 1), "path_cells": res["path_cells"], "path_lut_levels": luts,
+            "path_carry_cells": carry, "path_ns": round(ns, 2), "logic_mhz": round(logic, 1),
+            "limited_by": "logic depth" if logic <= min(FMAX_CAPS_MHZ.values()) else
+            min(FMAX_CAPS_MHZ, key=FMAX_CAPS_MHZ.get),
+            "method": "estimate: Yosys ltp logic depth x assumed UltraScale+ -1 delays, capped by DS925 FMAX"}
 
 
 # Block-RAM aspect ratios (UG573): (depth, width, BRAM36 equivalents); RAMB18E2 counts one half.
@@ -167,8 +221,43 @@ def _dw_param_bytes_extra(p: PEArrayParams) -> int:
     return (shadow_beats(p) - block_beats(p, Mode.DW)) * p.in_bytes
 
 
-def estimate(p: PEArrayParams) -> dict[str, float]:
-    """Analytic resource estimate (no Yosys): DSP48E2, CLB LUTs, flip-flops, BRAM36."""
+# The accelerator around the engine (rtl.system: rtl.axi, rtl.sequencer, rtl.regs).  Flip-flops:
+# Yosys counts 1,145 more for the whole accelerator than for the engine alone on the 2x4x4 + 2
+# regression instance (8-byte engine beats on the 128-bit bus); of these the output converter's two
+# bus-word registers are 256, the rest (address/length counters, descriptor header and config
+# registers, route/command FIFO registers, the register file and its four 32-bit counters) does not
+# depend on the instance.  The converters' registers do: a bus word per engine beat that spans
+# several words (WordsToBeats), and two bus words (BeatsToWords packing) or one engine beat
+# (BeatsToWords splitting).  LUTs: assumption, one per register bit (the muxes and adders that feed
+# them) plus the LUT-RAM of the 64 x 64 segment table and the 68 x 26 route FIFO (RAM64M8, 7 bits
+# per 8 LUTs).  Yosys puts the whole accelerator 906 LUTs below the engine alone (its cross-boundary
+# optimisation of the configuration inputs), so this term is conservative.
+FF_MOVER_BASE = 889
+
+
+def mover_estimate(p: PEArrayParams) -> dict[str, float]:
+    """LUTs and FFs of the data mover, sequencer and register block (no DSP, no block RAM)."""
+    from .contract import beat_stride
+    w = p.axi_data_bits
+    si, so = 8 * beat_stride(p.in_bytes), 8 * beat_stride(p.out_bytes)
+    conv = (si - w if si > w else 0) + (2 * w if so <= w else so)
+    ff = FF_MOVER_BASE + conv
+    lutram = 8 * ceil(64 / 7) + 2 * 8 * ceil(26 / 7)
+    return {"lut": ff + lutram, "ff": ff}
+
+
+def estimate(p: PEArrayParams, system: bool = True) -> dict[str, float]:
+    """Analytic resource estimate (no Yosys): DSP48E2, CLB LUTs, flip-flops, BRAM36 of the whole
+    accelerator (``system=False``: the layer engine alone)."""
+    core = engine_estimate(p)
+    if not system:
+        return core
+    mv = mover_estimate(p)
+    return {**core, "lut": core["lut"] + round(mv["lut"]), "ff": core["ff"] + round(mv["ff"])}
+
+
+def engine_estimate(p: PEArrayParams) -> dict[str, float]:
+    """Analytic resource estimate of the layer engine (``rtl.top.LayerEngine``) alone."""
     from .contract import lut_word_bytes
     lut_lane, ff_lane = _post_lane(lut_word_bytes(p.in_bytes))
     lanes = p.ocp + p.dw_channels                      # post-processing lanes (CONV + depthwise)

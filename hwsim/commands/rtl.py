@@ -1,4 +1,6 @@
-"""``hwsim rtl``: write the Verilog of the board's accelerator instance (core + AXI4-Stream top)."""
+"""``hwsim rtl``: write the Verilog of the board's accelerator: by default the whole accelerator
+(``zynq_accel``: AXI4 master ``m_axi_*``, AXI4-Lite ``s_axi_control_*``, ``interrupt``, ``ap_clk``,
+``ap_rst_n``); ``--engine-only`` writes the bare layer engine (AXI4-Stream ``layer_engine``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from ..cli import add_target_args, check_fit, output_dir, print_json
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rtl", help="write the Verilog of an accelerator instance",
-                       description=__doc__.splitlines()[0])
+                       description=__doc__)
+    p.add_argument("--engine-only", action="store_true",
+                   help="write only the layer engine with its AXI4-Stream ports (no data mover, registers, interrupt)")
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write the Verilog files into")
     add_target_args(p, policy=False, input_size=False)
     p.add_argument("--no-fit-check", "--force", dest="no_fit_check", action="store_true",
@@ -20,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtl.emit import TOP, write_verilog
+    from rtl.emit import SYS_TOP, TOP, write_system_verilog, write_verilog
 
     from ..config import load
     from ..errors import HwsimError
@@ -30,10 +34,11 @@ def run(args: argparse.Namespace) -> int:
     pe = cfg.pe
     out = output_dir(args.out)
     try:
-        files = write_verilog(pe, out)
+        files = write_verilog(pe, out) if args.engine_only else write_system_verilog(pe, out)
     except OSError as e:
         raise HwsimError(f"cannot write Verilog to {args.out!r}: {e.strerror}") from None
-    info = {"board": cfg.board_name, "accel": cfg.accel_name, "top": TOP, "params": pe.to_dict(),
+    top = TOP if args.engine_only else SYS_TOP
+    info = {"board": cfg.board_name, "accel": cfg.accel_name, "top": top, "params": pe.to_dict(),
             "files": [str(f) for f in files], "in_bytes": pe.in_bytes, "out_bytes": pe.out_bytes,
             "multipliers": pe.multipliers, "dsps": pe.dsps}
     if args.json:
@@ -42,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{cfg.accel_name} on {cfg.board_name}: PP={pe.pp} ICP={pe.icp} OCP={pe.ocp} dw_channels={pe.dw_channels} "
           f"kernels={list(pe.dw_kernels)}, {pe.multipliers} INT8 products/cycle on {pe.dsps} DSP48E2, "
           f"s_axis {8 * pe.in_bytes} bit, m_axis {8 * pe.out_bytes} bit")
+    if not args.engine_only:
+        print(f"  top {top}: m_axi {pe.axi_data_bits}-bit AXI4 master (INCR bursts <= {pe.burst_beats} beats, "
+              f"{pe.outstanding} outstanding per direction), s_axi_control AXI4-Lite, interrupt, ap_clk, ap_rst_n")
     for f in files:
         print(f"  wrote {f}")
     return 0

@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random data seed (default 0)")
     p.add_argument("--force", action="store_true",
                    help="simulate a layer above the size limit (rtlcheck.MAX_VALUES values) anyway")
+    p.add_argument("--system", action="store_true",
+                   help="run the layer DDR to DDR through the whole accelerator (data mover, sequencer, registers, "
+                        "interrupt) and compare its start-to-interrupt cycles with the data-mover model")
     add_target_args(p, policy=False, input_size=False)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run)
@@ -31,6 +34,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.force:
         check_size(spec)
     cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
+    if args.system:
+        return _run_system(args, spec, cfg)
     r = rtl_check(spec, cfg, args.sim, args.seed)
     if args.json:
         print_json(r)
@@ -38,5 +43,24 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{r['layer']} on {r['accel']} ({r['tiles']} tile(s)), {r['sim']}:")
         print(f"  cycles   RTL {r['rtl_cycles']:,}   model {r['model_cycles']:,}   "
               f"{'equal' if r['rtl_cycles'] == r['model_cycles'] else 'DIFFERENT'}")
+        print(f"  outputs  {r['outputs_checked']:,} checked against the golden model, {r['mismatches']:,} mismatches")
+    return 0 if r["agree"] else 1
+
+
+def _run_system(args: argparse.Namespace, spec, cfg) -> int:
+    from ..rtlcheck import rtl_check_system
+    r = rtl_check_system(spec, cfg, args.sim, args.seed)
+    if args.json:
+        print_json(r)
+    else:
+        m = r["model"]
+        print(f"{r['layer']} on {r['accel']} ({r['tiles']} tile(s)), whole accelerator DDR to DDR, {r['sim']}:")
+        print(f"  cycles   RTL start-to-interrupt {r['system_cycles']:,}   model {r['model_system_cycles']:,} "
+              f"(compute {m['compute']:,} + memory stall {m['stall']:,} + sequencer overhead {m['overhead']:,})   "
+              f"difference {r['difference']:+,} ({r['difference_pct']:+.2f}%)")
+        print(f"  hwsim estimate charges {r['estimate_cycles']:,} cycles for this layer (its double-buffered "
+              f"schedule, {r['estimate_stall_cycles']:,} of them memory stall)")
+        print(f"  counters engine busy {r['engine_busy_cycles']:,}, waiting for memory {r['memory_wait_cycles']:,}; "
+              f"DDR round trip {m['round_trip']} cycles")
         print(f"  outputs  {r['outputs_checked']:,} checked against the golden model, {r['mismatches']:,} mismatches")
     return 0 if r["agree"] else 1

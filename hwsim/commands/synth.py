@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtl.synth import estimate, fit, synthesize, yosys_family
+    from rtl.synth import estimate, fit, fmax_estimate, synthesize, yosys_family
 
     from ..config import load
     from ..errors import HwsimError
@@ -43,15 +43,25 @@ def run(args: argparse.Namespace) -> int:
            "source": "estimate" if args.estimate_only else "yosys",
            "max_util": board.get("max_util", 1.0), "util": {k: round(v, 4) for k, v in f["util"].items()},
            "estimate": est}
+    timing = None if args.estimate_only else fmax_estimate(res)
+    clock = float(cfg.accel.get("clock_mhz", 0))
+    if timing is not None:
+        out["fmax_mhz_estimate"] = timing["fmax_mhz_estimate"]
+        out["timing"] = {**timing, "clock_mhz": clock, "supports_clock": timing["fmax_mhz_estimate"] >= clock}
     if args.json:
         print_json(out)
         return 0
     print(f"{cfg.accel_name} on {board['device']} ({out['source']}): PP={pe.pp} ICP={pe.icp} OCP={pe.ocp} "
           f"dw_channels={pe.dw_channels} macs_per_dsp={pe.macs_per_dsp}")
-    print(f"  BRAM36 = PE-array core {res['bram36']:g} + activation buffers {buffers} (accel.ibuf_kib/obuf_kib)")
+    print(f"  BRAM36 = accelerator (engine, data mover, sequencer, registers) {res['bram36']:g} + activation buffers {buffers} (accel.ibuf_kib/obuf_kib)")
     for k, name in (("dsp", "DSP48E2"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36")):
         note = "" if args.estimate_only else f"   (estimate {est[k] + (buffers if k == 'bram36' else 0):g})"
         print(f"  {name:<8} {total[k]:>9g} / {board[k]:<7} {100 * f['util'][k]:5.1f}%{note}")
+    if timing is not None:
+        print(f"  Fmax     ~{timing['fmax_mhz_estimate']:g} MHz (estimate: {timing['path_lut_levels']} LUT levels + "
+              f"{timing['path_carry_cells']} carry cells on Yosys' longest register-to-register path, "
+              f"limited by {timing['limited_by']}); accel.clock_mhz {clock:g} "
+              f"{'is within it' if timing['fmax_mhz_estimate'] >= clock else 'is NOT supported'}")
     limit = f"{100 * out['max_util']:.0f}%"
     print(f"  fits: {'yes' if f['fits'] else 'NO'} (limit {limit} of each resource"
           + (f"; over: {', '.join(f['over'])})" if f["over"] else ")"))

@@ -132,7 +132,7 @@ def test_bad_set_through_the_cli_is_one_line(capsys, spec):
     ("accel.clock_mhz=0", "accel.clock_mhz must be a positive number (at least 1 MHz), not 0"),
     ("accel.clock_mhz=1e-129", "accel.clock_mhz must be at least 1 MHz, not 1e-129"),
     ("ps.pipeline_frames=1000000", "runtime.frames_in_flight must be at most 32, not 1000000"),
-    ("axi.burst_beats=257", "axi.burst_beats must be at most 256, not 257"),
+    ("accel.burst_beats=257", "accel.burst_beats must be at most 256, not 257"),
     ('accel.dw_kernels=[3, -5]', "accel.dw_kernels[1] must be a positive integer, not -5"),
     ("ddr.efficiency=0", "ddr.efficiency must be a positive number (at least 0.01), not 0"),
     ("ddr.efficiency=4.8e-129", "ddr.efficiency must be at least 0.01, not 4.8e-129"),
