@@ -138,7 +138,10 @@ LEVERS: tuple[Lever, ...] = (
     Lever("clock", "accel.clock_mhz", _clocks),
     Lever("ops on PS vs PL", "accel.pl_ops", _pl_ops),
     Lever("runtime", "ps.threads", lambda cfg, lim: _with(cfg["ps"]["threads"], range(1, int(cfg["ps"]["cores"]) + 1))),
-    Lever("runtime", "ps.pipeline_frames", lambda cfg, lim: _with(cfg["ps"]["pipeline_frames"], (1, 2, 3))),
+    # Frames in flight: 1 or 2.  More is left out: hwsim.timeline.pipeline_period's steady state with 3
+    # frames in flight comes out below the busiest resource's time per frame (EfficientNet-B4@256 on the
+    # Ultra96: 131 ms per frame with the PL busy 152 ms), which cannot be, so it is not advice.
+    Lever("runtime", "ps.pipeline_frames", lambda cfg, lim: _with(cfg["ps"]["pipeline_frames"], (1, 2))),
 )
 GROUPS = tuple(dict.fromkeys(l.group for l in LEVERS))
 
@@ -484,7 +487,7 @@ def _exact(problem: Problem, runner: Runner, budget: int, prog: Progress) -> tup
 
 
 def _optuna(problem: Problem, runner: Runner, budget: int, prog: Progress, out: Path | None, seed: int,
-            batch: int) -> tuple[list[dict[str, Any]], int]:
+            batch: int, start: Sequence[dict[str, Any]] = ()) -> tuple[list[dict[str, Any]], int]:
     import optuna
     from optuna.distributions import CategoricalDistribution
 
@@ -500,6 +503,9 @@ def _optuna(problem: Problem, runner: Runner, budget: int, prog: Progress, out: 
     study = optuna.create_study(study_name="advise", storage=storage, sampler=sampler, direction="maximize",
                                 load_if_exists=True)
     dists = {k: CategoricalDistribution(list(v)) for k, v in problem.space.items()}
+    for d in start:                               # designs to try first (e.g. what single levers found)
+        params = {k: v for k, v in problem.full(d).items() if k in dists and v in problem.space[k]}
+        study.enqueue_trial(params, skip_if_exists=True)
     recs: dict[str, dict[str, Any]] = {}
     old = study.get_trials(deepcopy=False)
     pruned = sum(1 for t in old if t.user_attrs.get("over", 0.0) > 0)
@@ -551,16 +557,26 @@ def _overshoot(board: dict[str, Any], res: dict[str, float] | None) -> float:
 
 
 def _simplify(problem: Problem, runner: Runner, rec: dict[str, Any]) -> dict[str, Any]:
-    """Put back as deployed every change the design's score does not need (greedy, one at a time)."""
+    """Put back as deployed every change the design's score does not need (greedy, one at a time; an
+    op moved off the PL is put back on its own)."""
     cur = rec
     for k in [k for k in problem.space if cur["design"][k] != problem.base[k]]:
-        trial = {**cur["design"], k: problem.base[k]}
-        _, why = problem.fit(trial)
-        if why:
-            continue
-        got = runner.run([trial])[0]
-        if "fps" in got and problem.score(got) >= problem.score(cur):
-            cur = got
+        tries = [problem.base[k]]
+        if k == "accel.pl_ops":
+            now, was = json.loads(cur["design"][k]), json.loads(problem.base[k])
+            tries += [json.dumps([o for o in was if o in now or o == back]) for back in was if back not in now]
+        for v in tries:
+            if v not in problem.space[k] or v == cur["design"][k]:
+                continue
+            trial = {**cur["design"], k: v}
+            _, why = problem.fit(trial)
+            if why:
+                continue
+            got = runner.run([trial])[0]
+            if "fps" in got and problem.score(got) >= problem.score(cur):
+                cur = got
+                if v == problem.base[k]:
+                    break
     return cur
 
 
@@ -599,12 +615,13 @@ def advise(models: str | Sequence[str], *, board: str | None = None, accel: str 
            max_clock_mhz: float | None = None, budget: int = DEFAULT_BUDGET, levers: Sequence[str] | None = None,
            restrict: dict[str, Sequence[Any]] | None = None, policy: str = "naive", scheduler: str | None = None,
            out: str | Path | None = None, resume: bool = False, progress: bool = False, top: int = 10,
-           seed: int = 0, runtime: str | None = None) -> Advice:
+           seed: int = 0, runtime: str | None = None, start: Sequence[dict[str, Any]] = ()) -> Advice:
     """Search the design levers for the best designs that fit the board's device (see the module doc).
 
     ``levers``: lever groups (``GROUPS``) or fields to search (default: all); ``restrict``: a field's
     candidate values narrowed (e.g. ``{"accel.macs_per_dsp": [2]}``); ``policy``: the deployed
-    placement.  Returns an ``Advice``; ``designs`` holds only designs better than the deployed one.
+    placement; ``start``: designs (lever field -> value, as in a design's ``design``) Optuna tries first.
+    Returns an ``Advice``; ``designs`` holds only designs better than the deployed one.
     """
     from .sweep import DefaultEvaluator, Target
 
@@ -670,7 +687,7 @@ def advise(models: str | Sequence[str], *, board: str | None = None, accel: str 
         method = "exact: every design that fits, simulated"
         if found is None:
             batch = 8 if scheduler else 1
-            found = _optuna(problem, runner, budget, prog, out_dir, seed, batch)
+            found = _optuna(problem, runner, budget, prog, out_dir, seed, batch, start)
             method = f"optuna TPE (seed {seed}), resource fit as its constraint"
         recs, pruned = found
         ok = [r for r in recs if "fps" in r]
@@ -697,7 +714,8 @@ def advise(models: str | Sequence[str], *, board: str | None = None, accel: str 
         return {"fps": r["fps"], "latency_ms": r["latency_ms"], "fits": r.get("fits", True),
                 "resources": r["resources"], "changes": change_list(r["design"], base),
                 "what": change_text(r["design"], base), "overrides": overrides_of(r["design"], base),
-                "policy": r["design"]["policy"], "per_model": r["per_model"], "pareto": r["key"] in front_keys,
+                "policy": r["design"]["policy"], "design": r["design"], "per_model": r["per_model"],
+                "pareto": r["key"] in front_keys,
                 "score": problem.score(r)}
 
     front = sorted((public(r) for r in pool if r["key"] in front_keys), key=lambda d: -d["fps"])

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .config import Config, load
 from .estimate import BREAKDOWN, Estimate, estimate
@@ -43,49 +43,121 @@ class WhatIf:
     label: str
     policy: str
     overrides: tuple[str, ...] = ()
-    drop_pl_ops: tuple[str, ...] = ()      # op kinds taken off the accelerator's pl_ops (they go to the PS)
-
-    def all_overrides(self, base: Config) -> tuple[str, ...]:
-        """``overrides``, plus the ``accel.pl_ops`` that drops ``drop_pl_ops`` from the base accelerator's."""
-        if not self.drop_pl_ops:
-            return self.overrides
-        kept = [op for op in base.accel["pl_ops"] if op not in self.drop_pl_ops]
-        return self.overrides + (f"accel.pl_ops={json.dumps(kept, separators=(',', ':'))}",)
+    lever: str = ""                          # the advise lever group it comes from ("" for the reference rows)
+    search: dict[str, Any] | None = None     # how advise found it (method, designs simulated, pruned)
+    changes: tuple[dict[str, Any], ...] = ()
+    design: dict[str, Any] | None = None     # advise's design (lever field -> value)
 
 
-# Changes a user can make without touching the network, each applied to the founding deployment.
-# Clock changes assume the design closes timing there (the tool does not place and route).
-# `hwsim sweep efficientnet_b4 --input-size 256 --grid accel.macs_per_dsp=2 --grid accel.pp=2,4,8
-#  --grid accel.icp=4,8,16 --grid accel.ocp=4,6,8,12,16 --grid accel.dw_channels=2,3,4,6`: the fastest
-# point that fits the ZU3EG is the deployed 4x8x8 array, packed, with the 128 DSPs it frees spent on
-# 2 more depthwise channels (Yosys: 228 DSP, 56,897 LUTs + the activation buffers' 48 BRAM36)
-PACKED = ("accel.macs_per_dsp=2", "accel.dw_channels=4")
 # The founding team's 80-fps op count for B4@256 at 100 MHz needs 1,570 MACs/cycle: the peak of the DPU
 # B3136, whose array is 8x14x14 = 1,568 (Vitis-AI README_DPUCZDX8G.md, shared/reference/platforms.md).
 # This row gives our pointwise array that size, the depthwise engine unchanged: what the op count would
-# have been about.  It does not fit the ZU3EG; the row says by how much.
+# have been about.  It is a reference row, not a fix, and is shown only where the 80 fps does need that
+# peak (the board's clock makes it so); it does not fit the ZU3EG, and the row says by how much.
 ASSUMED_PEAK = ("accel.pp=8", "accel.icp=14", "accel.ocp=14")
 ASSUMED_PEAK_MACS = 8 * 14 * 14
 
-WHAT_IFS: list[WhatIf] = [
-    WhatIf("as deployed: SE blocks on the PS, 2 frames in flight", "naive"),
-    WhatIf("one frame at a time (no PL/PS frame pipelining)", "naive", ("ps.pipeline_frames=1",)),
-    WhatIf("4 PS threads for the SE blocks", "naive", ("ps.threads=4",)),
-    WhatIf("SE pooling and scale on the PL (optimized placement)", "optimized"),
-    WhatIf("optimized, one frame at a time", "optimized", ("ps.pipeline_frames=1",)),
-    WhatIf("PE array reshaped: 2x16x6 + 4 depthwise channels (best unpacked shape at 100 MHz in a hwsim sweep)", "naive",
-           ("accel.pp=2", "accel.icp=16", "accel.ocp=6", "accel.dw_channels=4")),
-    WhatIf("optimized + PL clock 200 MHz", "optimized", ("accel.clock_mhz=200",)),
-    WhatIf("2 INT8 MACs per DSP (WP486 packing), freed DSPs to 4 depthwise channels (best packed shape "
-           "at 100 MHz in a hwsim sweep)", "naive", PACKED),
-    WhatIf("packed array + PL clock 200 MHz", "naive", PACKED + ("accel.clock_mhz=200",)),
-    WhatIf("pointwise array at the DPU B3136's 8x14x14 = 1,568 MACs/cycle (what the 80-fps op count needs at "
-           "100 MHz), depthwise engine unchanged", "naive", ASSUMED_PEAK),
-    # a placement change with no new hardware: the depthwise engine is the PL's slow part, and with
-    # frames pipelined the four A53s work in parallel with the PL
-    WhatIf("depthwise convs on the 4 ARM cores instead of the depthwise engine (no hardware change)", "naive",
-           ("ps.threads=4",), drop_pl_ops=("dwconv",)),
-]
+# "What fixes it": one row per design lever, each the best design ``hwsim.advise`` finds that fits the
+# board's device when only that lever moves from the deployment (levers are hwsim.advise.GROUPS or
+# fields; ``restrict`` narrows a field's values), and one with every lever at once.  Nothing here names
+# a shape, a clock or a claim: the labels are written from what advise found on this board.
+@dataclass(frozen=True)
+class StudyLever:
+    name: str
+    levers: tuple[str, ...] | None           # None: every lever
+    restrict: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    budget: int = 100
+
+
+STUDY_LEVERS: tuple[StudyLever, ...] = (
+    StudyLever("placement", ("placement",)),
+    StudyLever("array shape", ("array shape",), budget=300),      # every shape that fits a ZU3EG: 256
+    StudyLever("packing", ("packing", "array shape"), (("accel.macs_per_dsp", (2,)),), budget=300),
+    StudyLever("buffers", ("buffers",)),
+    StudyLever("clock", ("clock",)),
+    StudyLever("ops on PS vs PL", ("ops on PS vs PL", "ps.threads"), budget=150),   # 32 op sets x 4 threads
+    StudyLever("runtime", ("runtime",)),
+    StudyLever("all levers together", None, budget=150),
+)
+
+
+def _levers_applicable(lever: StudyLever, base: Config, overrides: tuple[str, ...]) -> list[str] | None:
+    """The fields this row searches: its levers' minus those fixed by the study's own overrides (an
+    empty list: nothing to search; packing only where the deployment is unpacked and the DSPs pack)."""
+    from .advise import levers_for
+    fixed = {o.partition("=")[0].strip() for o in overrides}
+    keys = [l.key for l in levers_for(base, lever.levers) if l.key not in fixed]
+    for k, vals in lever.restrict:
+        if k not in keys:
+            return []
+        if k == "accel.macs_per_dsp" and (base.accel.get("macs_per_dsp", 1) in vals or int8_macs_per_dsp(base.board) < 2):
+            return []
+    return keys
+
+
+def _search_words(search: dict[str, Any]) -> str:
+    how = "all of them simulated" if search["method"].startswith("exact") else "proposed by Optuna"
+    return f"{search['simulated']} designs that fit, {how}"
+
+
+def lever_what_if(lever: StudyLever, *, board: str | None, accel: str | None, overrides: tuple[str, ...],
+                  base: Config, start: Sequence[dict[str, Any]] = ()) -> WhatIf | None:
+    """The row of one lever: advise's best design with only that lever free, labelled with what changed
+    (``start``: designs the search tries first)."""
+    from .advise import advise
+    keys = _levers_applicable(lever, base, overrides)
+    if not keys:
+        return None
+    a = advise(FOCUS[0], board=board, accel=accel, overrides=overrides, input_size=FOCUS[1], levers=keys,
+               restrict={k: list(v) for k, v in lever.restrict}, budget=lever.budget, top=1, start=start)
+    scope = _search_words(a.search)
+    if a.designs:
+        d = a.designs[0]
+        return WhatIf(f"{lever.name}: {d['what']} (best of {scope})", d["policy"], tuple(d["overrides"]),
+                      lever.name, a.search, tuple(d["changes"]), d["design"])
+    return WhatIf(f"{lever.name}: no change beats the deployment ({scope})", a.baseline["policy"], (),
+                  lever.name, a.search)
+
+
+def _deployed(base: Config, key: str) -> Any:
+    """A lever field's deployed value, encoded as advise encodes it."""
+    if key == "policy":
+        return "naive"
+    s, _, f = key.partition(".")
+    return json.dumps(base[s][f]) if key == "accel.pl_ops" else base[s][f]
+
+
+def _combinations(found: list[dict[str, Any]], base: Config) -> list[dict[str, Any]]:
+    """Starting designs for every lever at once: the single levers' changes all together, all but one
+    of them, and each alone."""
+    changed = [{k: v for k, v in d.items() if v != _deployed(base, k)} for d in found]
+    merge = lambda ds: {k: v for d in ds for k, v in d.items()}
+    out = [merge(changed)] + [merge(changed[:i] + changed[i + 1:]) for i in range(len(changed))] + changed
+    return [d for d in out if d]
+
+
+def what_ifs(base: Config, focus_macs: int, *, board: str | None = None, accel: str | None = None,
+             overrides: tuple[str, ...] = (), on_lever: Callable[[str], None] | None = None) -> list[WhatIf]:
+    """The deployment, one computed row per lever, and the assumed-peak reference row where it holds."""
+    rows = [WhatIf("as deployed: SE blocks on the PS", "naive")]
+    for lever in STUDY_LEVERS:
+        # every lever at once starts from what the single levers found: all their changes together,
+        # then each alone (Optuna goes on from there)
+        start = _combinations([w.design for w in rows if w.design and w.changes], base) if lever.levers is None else []
+        w = lever_what_if(lever, board=board, accel=accel, overrides=overrides, base=base, start=start)
+        if w is not None:
+            rows.append(w)
+        if on_lever:
+            on_lever(f"advise, {lever.name}" + ("" if w is not None else ": nothing to search here"))
+    clock = float(base.accel["clock_mhz"])
+    fixed = {o.partition("=")[0].strip() for o in overrides}
+    need = FOUNDING_ESTIMATE_FPS * focus_macs / (clock * 1e6)      # MACs/cycle the 80 fps needs at this clock
+    if abs(need - ASSUMED_PEAK_MACS) < 0.05 * ASSUMED_PEAK_MACS and not fixed & {"accel.pp", "accel.icp", "accel.ocp"}:
+        rows.append(WhatIf(f"pointwise array at the DPU B3136's 8x14x14 = 1,568 MACs/cycle (what the "
+                           f"{FOUNDING_ESTIMATE_FPS}-fps op count needs at {clock:g} MHz), depthwise engine unchanged",
+                           "naive", ASSUMED_PEAK))
+    return rows
+
 
 COLORS = {"pl_compute": "#1f77b4", "pl_memory_stall": "#aec7e8", "ps_compute": "#d62728",
           "transfer": "#ff9896", "sync": "#7f7f7f"}
@@ -123,25 +195,34 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
         for pol in POLICIES:
             jobs.append((f"{_label(model, size)} {pol}",
                          lambda m=model, s=size, p=pol: estimate(m, input_size=s, policy=p, cfg=base)))
-    what_sets = [w.all_overrides(base) for w in WHAT_IFS]
-    what_cfgs = [load(board, accel, tuple(overrides) + o) for o in what_sets]
-    for w, c in zip(WHAT_IFS, what_cfgs):
-        jobs.append((f"what-if: {w.label}",
-                     lambda w=w, c=c: estimate(FOCUS[0], input_size=FOCUS[1], policy=w.policy, cfg=c)))
-    prog = Progress(len(jobs)) if progress else None
+    prog = Progress(len(jobs) + len(STUDY_LEVERS) + 1) if progress else None
     results: list[dict[str, Any]] = []
     for what, fn in jobs:
         results.append(fn().to_json())
         if prog:
             prog.step(what)
-    n_main = len(STUDY_MODELS) * len(POLICIES)
+    focus_macs = next(r["total_macs"] for r in results if r["model"] == FOCUS[0])
+    rows = what_ifs(base, focus_macs, board=board, accel=accel, overrides=tuple(overrides),
+                    on_lever=prog.step if prog else None)
+    if prog:
+        prog.total = prog.done + len(rows)
+    entries = []
+    base_ops = list(base.accel["pl_ops"])
+    for w in rows:
+        o = tuple(overrides) + w.overrides
+        c = load(board, accel, o)
+        r = estimate(FOCUS[0], input_size=FOCUS[1], policy=w.policy, cfg=c).to_json()
+        entries.append({"label": w.label, "lever": w.lever, "policy": w.policy, "overrides": list(w.overrides),
+                        "changes": list(w.changes), "search": w.search,
+                        "moved_to_ps": [op for op in base_ops if op not in c.accel["pl_ops"]],
+                        "resources": accel_resources(c), "fit": device_fit(c), "result": r})
+        if prog:
+            prog.step(f"what-if: {w.label}")
     study = {
         "board": base.board_name, "accel": base.accel_name, "overrides": list(overrides),
         "config": base.to_json(),
-        "runs": results[:n_main],
-        "what_ifs": [{"label": w.label, "policy": w.policy, "overrides": list(o), "moved_to_ps": list(w.drop_pl_ops),
-                      "resources": accel_resources(c), "fit": device_fit(c), "result": r}
-                     for w, o, c, r in zip(WHAT_IFS, what_sets, what_cfgs, results[n_main:])],
+        "runs": results,
+        "what_ifs": entries,
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(study, indent=1))
@@ -311,8 +392,17 @@ def report(study: dict[str, Any], cfg: Config) -> str:
                  f"{r['busy_ms'].get('DDR', 0):.1f} | "
                  f"{r['bottleneck']} | {w['resources']['dsp']:.0f} | {fits} |")
     L.append("")
-    L.append(f"`fits` compares the accelerator's resources ({resource_source(cfg)}) with the board's `max_util`; "
-             "clock changes assume the design closes timing.")
+    from .advise import clock_limit
+    lim = clock_limit(cfg, None)
+    levers = [w for w in study["what_ifs"] if w.get("search")]
+    L.append(f"Each lever's row is the best design `hwsim advise` finds when only that lever moves from the "
+             f"deployment (`hwsim advise {FOCUS[0]} --input-size {FOCUS[1]} --lever GROUP`; the last, every lever at "
+             f"once): designs whose resources ({resource_source(cfg)}) exceed the board's `max_util` are dropped "
+             f"before any simulation, the rest are all simulated where they are few, else Optuna proposes them; "
+             f"changes that do not help are put back as deployed. The clock goes up to {lim.max_clock_mhz:g} MHz: "
+             f"{lim.clock_source}. This RTL has no timing estimate, so a faster clock assumes the design closes "
+             f"timing there." if levers else
+             f"`fits` compares the accelerator's resources ({resource_source(cfg)}) with the board's `max_util`.")
     L.append("")
     for w in study["what_ifs"]:
         r = w["result"]
@@ -331,8 +421,9 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     L.append(f"Of these, **{best['label']}** gives the most: {best['result']['fps']:.2f} fps "
              f"({best['result']['fps'] / nv['fps']:.1f}x as deployed). Changing the network is the other lever: on this "
              f"same board and accelerator {best_model['model']} runs at {best_model['fps']:.1f} fps (model table above). "
-             f"Sweep any field yourself: `hwsim sweep {FOCUS[0]} --input-size {FOCUS[1]} --grid accel.dw_channels=2,4,8 "
-             f"--out DIR`; resource fit of a changed PE array: `hwsim synth --set ...`.\n")
+             f"Search the levers yourself: `hwsim advise {FOCUS[0]} --input-size {FOCUS[1]}`; sweep any field: "
+             f"`hwsim sweep {FOCUS[0]} --input-size {FOCUS[1]} --grid accel.dw_channels=2,4,8 --out DIR`; resource fit "
+             f"of a changed PE array: `hwsim synth --set ...`.\n")
     L.append("## Plots\n")
     L.append("- `breakdown.png`: per-model time breakdown, both policies")
     L.append(f"- `timeline.png`: one {_label(*FOCUS)} frame, PL and PS activity, both policies")
