@@ -209,8 +209,8 @@ def describe(key: str, old: Any, new: Any) -> str:
     if key == "accel.pl_ops":
         a, b = json.loads(old), json.loads(new)
         off, on = [o for o in a if o not in b], [o for o in b if o not in a]
-        parts = ([f"{', '.join(off)} on the PS instead of the PL"] if off else []) + \
-                ([f"{', '.join(on)} on the PL"] if on else [])
+        parts = ([f"{'/'.join(off)} on the PS instead of the PL"] if off else []) + \
+                ([f"{'/'.join(on)} on the PL"] if on else [])
         return "; ".join(parts)
     words = {"accel.macs_per_dsp": lambda: f"{new} INT8 MACs per DSP" + (" (WP486 packing)" if new == 2 else ""),
              "accel.clock_mhz": lambda: f"PL clock {new:g} MHz",
