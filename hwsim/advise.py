@@ -411,7 +411,7 @@ class Advice:
                f"estimate, so a faster clock assumes the design closes timing there",
                f"  search: {self.search['method']}, {self.search['simulated']} designs simulated, "
                f"{self.search['pruned']:,} pruned by the resource estimate before simulation "
-               f"(space {self.search['space']:,} designs), {self.search['elapsed_s']:.1f} s",
+               f"(space {self.search['space']:,} designs)",
                f"  as deployed: {_headline(b)}"]
         if not self.designs:
             out.append(f"  {self.verdict}" + (f" (best found: {_headline(self.best_found)}; "
