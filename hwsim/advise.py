@@ -292,6 +292,8 @@ class Problem:
 
 
 def _geomean(xs: Sequence[float]) -> float:
+    if len(xs) == 1:
+        return xs[0]                              # exactly hwsim estimate's number
     return math.exp(sum(math.log(x) for x in xs) / len(xs))
 
 
@@ -695,7 +697,8 @@ def advise(models: str | Sequence[str], *, board: str | None = None, accel: str 
         ranked = sorted(ok, key=lambda r: -problem.score(r))
         best, seen = [], set()
         for r in ranked:
-            if len(best) >= top or problem.score(r) <= problem.score(baseline) * (1 + 1e-9) + 1e-12:
+            b = problem.score(baseline)
+            if len(best) >= top or problem.score(r) <= b + 1e-9 * abs(b):     # not better than the deployment
                 break
             s = _simplify(problem, runner, r)
             if s["key"] not in seen:

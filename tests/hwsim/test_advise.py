@@ -54,7 +54,7 @@ def test_b4_designs_fit_the_zu3eg_and_beat_the_deployment(b4):
         keys = {c["key"] for c in d["changes"]}
         assert keys - {"policy"} == {o.partition("=")[0] for o in d["overrides"]}
         assert ("policy" in keys) == (d["policy"] != "naive")
-    assert "fits" in b4["verdict"] and f"{b4['designs'][0]['fps']:.2f}" in b4["verdict"]
+    assert "that fit beat the deployed one" in b4["verdict"] and f"{b4['designs'][0]['fps']:.2f}" in b4["verdict"]
     assert b4["search"]["simulated"] == 200 and b4["search"]["pruned"] > 0
 
 
@@ -153,7 +153,8 @@ def test_objectives_and_several_models():
         fps = [estimate(m, policy=d["policy"], overrides=d["overrides"]).fps for m in ("mobilenet_v2", "efficientnet_b0")]
         assert [per["mobilenet_v2"]["fps"], per["efficientnet_b0"]["fps"]] == fps
         assert d["fps"] == pytest.approx((fps[0] * fps[1]) ** 0.5)          # the geometric mean
-        assert d["score"] == pytest.approx(d["fps"] / d["resources"]["dsp"]) > a.baseline["score"]
+        assert d["score"] == pytest.approx(d["fps"] / d["resources"]["dsp"])
+        assert d["score"] > a.baseline["score"]
     lat = advise("efficientnet_b4", input_size=256, levers=["ops on PS vs PL"], objective="latency", budget=40)
     for d in lat.designs:
         assert d["latency_ms"] < lat.baseline["latency_ms"]
