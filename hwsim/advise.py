@@ -548,6 +548,22 @@ def _optuna(problem: Problem, runner: Runner, budget: int, prog: Progress, out: 
     return list(recs.values()), pruned
 
 
+def combinations(found: Sequence[dict[str, Any]], base: dict[str, Any]) -> list[dict[str, Any]]:
+    """Designs to start a joint search from, given the best designs of single levers: all their changes
+    together, all but one of them, and each alone (each as the changed fields only)."""
+    changed = [{k: v for k, v in d.items() if k in base and v != base[k]} for d in found]
+    changed = [c for c in changed if c]
+    merge = lambda ds: {k: v for d in ds for k, v in d.items()}
+    out = [merge(changed)] + [merge(changed[:i] + changed[i + 1:]) for i in range(len(changed))] + changed
+    seen, unique = set(), []
+    for d in out:
+        key = json.dumps(d, sort_keys=True)
+        if d and key not in seen:
+            seen.add(key)
+            unique.append(d)
+    return unique
+
+
 def _overshoot(board: dict[str, Any], res: dict[str, float] | None) -> float:
     """How far a design is over the device (> 0; the sampler's constraint value): the sum of each
     resource's excess over ``max_util`` as a fraction of it, or 1 for a design that cannot be built."""
@@ -622,7 +638,8 @@ def advise(models: str | Sequence[str], *, board: str | None = None, accel: str 
 
     ``levers``: lever groups (``GROUPS``) or fields to search (default: all); ``restrict``: a field's
     candidate values narrowed (e.g. ``{"accel.macs_per_dsp": [2]}``); ``policy``: the deployed
-    placement; ``start``: designs (lever field -> value, as in a design's ``design``) Optuna tries first.
+    placement; ``start``: designs (lever field -> value, as in a design's ``design``) Optuna tries first
+    (``hwsim study`` starts every lever at once from what the single levers found).
     Returns an ``Advice``; ``designs`` holds only designs better than the deployed one.
     """
     from .sweep import DefaultEvaluator, Target

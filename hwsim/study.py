@@ -127,23 +127,21 @@ def _deployed(base: Config, key: str) -> Any:
     return json.dumps(base[s][f]) if key == "accel.pl_ops" else base[s][f]
 
 
-def _combinations(found: list[dict[str, Any]], base: Config) -> list[dict[str, Any]]:
-    """Starting designs for every lever at once: the single levers' changes all together, all but one
-    of them, and each alone."""
-    changed = [{k: v for k, v in d.items() if v != _deployed(base, k)} for d in found]
-    merge = lambda ds: {k: v for d in ds for k, v in d.items()}
-    out = [merge(changed)] + [merge(changed[:i] + changed[i + 1:]) for i in range(len(changed))] + changed
-    return [d for d in out if d]
+def _deployed_design(base: Config) -> dict[str, Any]:
+    from .advise import levers_for
+    return {l.key: _deployed(base, l.key) for l in levers_for(base)}
 
 
 def what_ifs(base: Config, focus_macs: int, *, board: str | None = None, accel: str | None = None,
              overrides: tuple[str, ...] = (), on_lever: Callable[[str], None] | None = None) -> list[WhatIf]:
     """The deployment, one computed row per lever, and the assumed-peak reference row where it holds."""
+    from .advise import combinations
     rows = [WhatIf("as deployed: SE blocks on the PS", "naive")]
     for lever in STUDY_LEVERS:
         # every lever at once starts from what the single levers found: all their changes together,
         # then each alone (Optuna goes on from there)
-        start = _combinations([w.design for w in rows if w.design and w.changes], base) if lever.levers is None else []
+        start = (combinations([w.design for w in rows if w.design and w.changes], _deployed_design(base))
+                 if lever.levers is None else [])
         w = lever_what_if(lever, board=board, accel=accel, overrides=overrides, base=base, start=start)
         if w is not None:
             rows.append(w)
