@@ -33,13 +33,13 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import Config, load
 from .errors import HwsimError
-from .resources import accel_resources, fmt_count, misfit
+from .resources import fmt_count, misfit
 
 OBJECTIVES = ("fps", "fps_per_dsp", "latency")
 DEFAULT_BUDGET = 200

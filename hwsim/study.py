@@ -1,7 +1,8 @@
 """The deployment study behind ``make sim``: EfficientNet vs MobileNet on one board.
 
-Runs every model of ``STUDY_MODELS`` under both placement policies, then a few what-if variants
-of EfficientNet-B4 (placement, PS threads, PL clock, depthwise parallelism) and writes
+Runs every model of ``STUDY_MODELS`` under both placement policies, then the what-if variants of
+EfficientNet-B4 that ``hwsim advise`` computes for this board, one per design lever (placement,
+array shape, packing, buffers, clock, ops on PS vs PL, runtime) and one with all of them, and writes
 
     OUT/results.json     every estimate in full (layers, transfers, timeline, parameters)
     OUT/report.md        the comparison table and, in numbers, why EfficientNet-B4 is slow and what fixes it
