@@ -674,12 +674,7 @@ def advise(models: str | Sequence[str], *, board: str | None = None, accel: str 
         if k not in space:
             raise AdviseError(f"cannot restrict {k!r}: not a lever being searched")
         space[k] = tuple(json.dumps(v) if k == "accel.pl_ops" and isinstance(v, list) else v for v in vals)
-    base = {"policy": policy}
-    for l in levers_for(cfg):
-        if l.key != "policy":
-            s, _, f = l.key.partition(".")
-            v = cfg[s][f]
-            base[l.key] = json.dumps(v) if l.key == "accel.pl_ops" else v
+    base = {"policy": policy, **_deployed(cfg)}
     base = {k: base[k] for k in dict.fromkeys(["policy", *space])}
     evaluator = DefaultEvaluator()
     evaluator.check(models, input_size)
@@ -769,3 +764,88 @@ def _runtime_overrides(cfg: Config, runtime: str | None) -> tuple[str, ...]:
     if runtime is None or "runtime" not in cfg.data:
         return ()
     return tuple(f"runtime.{k}={_enc(v)}" for k, v in cfg["runtime"].items())
+
+
+# ------------------------------------------------------------------------------- one lever at a time
+
+@dataclass(frozen=True)
+class LeverSearch:
+    """One row of ``by_lever``: the lever groups (or fields) free, values narrowed, and its budget."""
+    name: str
+    levers: tuple[str, ...] | None           # None: every lever
+    restrict: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    budget: int = 100
+
+
+BY_LEVER: tuple[LeverSearch, ...] = (
+    LeverSearch("placement", ("placement",)),
+    LeverSearch("array shape", ("array shape",), budget=300),      # every shape that fits a ZU3EG: 256
+    LeverSearch("packing", ("packing", "array shape"), (("accel.macs_per_dsp", (2,)),), budget=300),
+    LeverSearch("buffers", ("buffers",)),
+    LeverSearch("clock", ("clock",)),
+    LeverSearch("ops on PS vs PL", ("ops on PS vs PL", "ps.threads"), budget=150),   # 32 op sets x 4 threads
+    LeverSearch("runtime", ("runtime",)),
+    LeverSearch("all levers together", None, budget=150),
+)
+
+
+def _applicable(lever: LeverSearch, cfg: Config, overrides: Sequence[str]) -> list[str]:
+    """The fields a lever row searches: its levers' minus those fixed by overrides (empty: nothing to
+    search; packing only where the deployment is unpacked and the board's DSPs pack)."""
+    from .resources import int8_macs_per_dsp
+    fixed = {o.partition("=")[0].strip() for o in overrides}
+    keys = [l.key for l in levers_for(cfg, lever.levers) if l.key not in fixed]
+    for k, vals in lever.restrict:
+        if k not in keys:
+            return []
+        if k == "accel.macs_per_dsp" and (cfg.accel.get("macs_per_dsp", 1) in vals or int8_macs_per_dsp(cfg.board) < 2):
+            return []
+    return keys
+
+
+def by_lever(models: str | Sequence[str], *, board: str | None = None, accel: str | None = None,
+             overrides: Sequence[str] = (), input_size: int | None = None, objective: str = "fps",
+             max_clock_mhz: float | None = None, policy: str = "naive", scheduler: str | None = None,
+             runtime: str | None = None, rows: Sequence[LeverSearch] = BY_LEVER,
+             on_lever: Callable[[str], None] | None = None) -> list[tuple[LeverSearch, "Advice | None"]]:
+    """``advise`` once per lever row, only that lever free (``None`` where nothing can be searched);
+    the row with every lever starts from the single levers' best changes combined (``combinations``)."""
+    cfg = _load(board, accel, tuple(overrides), runtime)
+    out: list[tuple[LeverSearch, Advice | None]] = []
+    for lever in rows:
+        keys = _applicable(lever, cfg, overrides)
+        a = None
+        if keys:
+            found = [x.designs[0]["design"] for _, x in out if x is not None and x.designs]
+            start = combinations(found, {**{"policy": policy}, **_deployed(cfg)}) if lever.levers is None else []
+            a = advise(models, board=board, accel=accel, overrides=overrides, input_size=input_size,
+                       objective=objective, max_clock_mhz=max_clock_mhz, budget=lever.budget, levers=keys,
+                       restrict={k: list(v) for k, v in lever.restrict}, policy=policy, scheduler=scheduler,
+                       top=1, runtime=runtime, start=start)
+        out.append((lever, a))
+        if on_lever:
+            on_lever(f"advise, {lever.name}" + ("" if a is not None else ": nothing to search here"))
+    return out
+
+
+def _deployed(cfg: Config) -> dict[str, Any]:
+    """Every lever field's deployed value, encoded as the search encodes it (policy aside)."""
+    out = {}
+    for l in levers_for(cfg):
+        if l.key != "policy":
+            s, _, f = l.key.partition(".")
+            out[l.key] = json.dumps(cfg[s][f]) if l.key == "accel.pl_ops" else cfg[s][f]
+    return out
+
+
+def search_words(search: dict[str, Any]) -> str:
+    """How a design was found, for a label: "256 designs that fit, all of them simulated"."""
+    how = "all of them simulated" if search["method"].startswith("exact") else "proposed by Optuna"
+    return f"{search['simulated']} designs that fit, {how}"
+
+
+def lever_label(lever: LeverSearch, a: "Advice") -> str:
+    """A lever row's label, written from what the search found."""
+    if a.designs:
+        return f"{lever.name}: {a.designs[0]['what']} (best of {search_words(a.search)})"
+    return f"{lever.name}: no change beats the deployment ({search_words(a.search)})"

@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from .config import Config, load
 from .estimate import BREAKDOWN, Estimate, estimate
@@ -58,96 +58,23 @@ class WhatIf:
 ASSUMED_PEAK = ("accel.pp=8", "accel.icp=14", "accel.ocp=14")
 ASSUMED_PEAK_MACS = 8 * 14 * 14
 
-# "What fixes it": one row per design lever, each the best design ``hwsim.advise`` finds that fits the
-# board's device when only that lever moves from the deployment (levers are hwsim.advise.GROUPS or
-# fields; ``restrict`` narrows a field's values), and one with every lever at once.  Nothing here names
-# a shape, a clock or a claim: the labels are written from what advise found on this board.
-@dataclass(frozen=True)
-class StudyLever:
-    name: str
-    levers: tuple[str, ...] | None           # None: every lever
-    restrict: tuple[tuple[str, tuple[Any, ...]], ...] = ()
-    budget: int = 100
-
-
-STUDY_LEVERS: tuple[StudyLever, ...] = (
-    StudyLever("placement", ("placement",)),
-    StudyLever("array shape", ("array shape",), budget=300),      # every shape that fits a ZU3EG: 256
-    StudyLever("packing", ("packing", "array shape"), (("accel.macs_per_dsp", (2,)),), budget=300),
-    StudyLever("buffers", ("buffers",)),
-    StudyLever("clock", ("clock",)),
-    StudyLever("ops on PS vs PL", ("ops on PS vs PL", "ps.threads"), budget=150),   # 32 op sets x 4 threads
-    StudyLever("runtime", ("runtime",)),
-    StudyLever("all levers together", None, budget=150),
-)
-
-
-def _levers_applicable(lever: StudyLever, base: Config, overrides: tuple[str, ...]) -> list[str] | None:
-    """The fields this row searches: its levers' minus those fixed by the study's own overrides (an
-    empty list: nothing to search; packing only where the deployment is unpacked and the DSPs pack)."""
-    from .advise import levers_for
-    fixed = {o.partition("=")[0].strip() for o in overrides}
-    keys = [l.key for l in levers_for(base, lever.levers) if l.key not in fixed]
-    for k, vals in lever.restrict:
-        if k not in keys:
-            return []
-        if k == "accel.macs_per_dsp" and (base.accel.get("macs_per_dsp", 1) in vals or int8_macs_per_dsp(base.board) < 2):
-            return []
-    return keys
-
-
-def _search_words(search: dict[str, Any]) -> str:
-    how = "all of them simulated" if search["method"].startswith("exact") else "proposed by Optuna"
-    return f"{search['simulated']} designs that fit, {how}"
-
-
-def lever_what_if(lever: StudyLever, *, board: str | None, accel: str | None, overrides: tuple[str, ...],
-                  base: Config, start: Sequence[dict[str, Any]] = ()) -> WhatIf | None:
-    """The row of one lever: advise's best design with only that lever free, labelled with what changed
-    (``start``: designs the search tries first)."""
-    from .advise import advise
-    keys = _levers_applicable(lever, base, overrides)
-    if not keys:
-        return None
-    a = advise(FOCUS[0], board=board, accel=accel, overrides=overrides, input_size=FOCUS[1], levers=keys,
-               restrict={k: list(v) for k, v in lever.restrict}, budget=lever.budget, top=1, start=start)
-    scope = _search_words(a.search)
-    if a.designs:
-        d = a.designs[0]
-        return WhatIf(f"{lever.name}: {d['what']} (best of {scope})", d["policy"], tuple(d["overrides"]),
-                      lever.name, a.search, tuple(d["changes"]), d["design"])
-    return WhatIf(f"{lever.name}: no change beats the deployment ({scope})", a.baseline["policy"], (),
-                  lever.name, a.search)
-
-
-def _deployed(base: Config, key: str) -> Any:
-    """A lever field's deployed value, encoded as advise encodes it."""
-    if key == "policy":
-        return "naive"
-    s, _, f = key.partition(".")
-    return json.dumps(base[s][f]) if key == "accel.pl_ops" else base[s][f]
-
-
-def _deployed_design(base: Config) -> dict[str, Any]:
-    from .advise import levers_for
-    return {l.key: _deployed(base, l.key) for l in levers_for(base)}
-
-
+# "What fixes it": one row per design lever (``hwsim.advise.BY_LEVER``), each the best design
+# ``hwsim.advise`` finds that fits the board's device when only that lever moves from the deployment,
+# and one with every lever at once.  Nothing here names a shape, a clock or a claim: the labels are
+# written from what advise found on this board.
 def what_ifs(base: Config, focus_macs: int, *, board: str | None = None, accel: str | None = None,
              overrides: tuple[str, ...] = (), on_lever: Callable[[str], None] | None = None) -> list[WhatIf]:
     """The deployment, one computed row per lever, and the assumed-peak reference row where it holds."""
-    from .advise import combinations
+    from .advise import by_lever, lever_label
     rows = [WhatIf("as deployed: SE blocks on the PS", "naive")]
-    for lever in STUDY_LEVERS:
-        # every lever at once starts from what the single levers found: all their changes together,
-        # then each alone (Optuna goes on from there)
-        start = (combinations([w.design for w in rows if w.design and w.changes], _deployed_design(base))
-                 if lever.levers is None else [])
-        w = lever_what_if(lever, board=board, accel=accel, overrides=overrides, base=base, start=start)
-        if w is not None:
-            rows.append(w)
-        if on_lever:
-            on_lever(f"advise, {lever.name}" + ("" if w is not None else ": nothing to search here"))
+    for lever, a in by_lever(FOCUS[0], board=board, accel=accel, overrides=overrides, input_size=FOCUS[1],
+                             on_lever=on_lever):
+        if a is None:
+            continue
+        d = a.designs[0] if a.designs else None
+        rows.append(WhatIf(lever_label(lever, a), d["policy"] if d else a.baseline["policy"],
+                           tuple(d["overrides"]) if d else (), lever.name, a.search,
+                           tuple(d["changes"]) if d else (), d["design"] if d else None))
     clock = float(base.accel["clock_mhz"])
     fixed = {o.partition("=")[0].strip() for o in overrides}
     need = FOUNDING_ESTIMATE_FPS * focus_macs / (clock * 1e6)      # MACs/cycle the 80 fps needs at this clock
@@ -194,7 +121,8 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
         for pol in POLICIES:
             jobs.append((f"{_label(model, size)} {pol}",
                          lambda m=model, s=size, p=pol: estimate(m, input_size=s, policy=p, cfg=base)))
-    prog = Progress(len(jobs) + len(STUDY_LEVERS) + 1) if progress else None
+    from .advise import BY_LEVER
+    prog = Progress(len(jobs) + len(BY_LEVER) + 1) if progress else None
     results: list[dict[str, Any]] = []
     for what, fn in jobs:
         results.append(fn().to_json())
