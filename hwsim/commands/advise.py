@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lever", dest="levers", action="append", default=None, metavar="GROUP|FIELD",
                    help="search only this lever group or field (repeatable; default: all)")
     p.add_argument("--top", type=int, default=10, metavar="N", help="designs to report (default 10)")
+    p.add_argument("--by-lever", action="store_true",
+                   help="the best design of each lever alone, then of all at once (what hwsim study reports)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="Dask scheduler address (or its scheduler file) to simulate on (default: this process)")
     p.add_argument("--out", default=None, metavar="DIR", help="stream designs and the search to DIR")
@@ -54,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise AdviseError("--resume needs --out DIR")
     if args.top < 1:
         raise AdviseError(f"--top must be a positive integer, not {args.top}")
+    if args.by_lever:
+        return _by_lever(args)
     a = advise(args.models, board=args.board, accel=args.accel, overrides=args.overrides, input_size=args.input_size,
                objective=args.objective, max_clock_mhz=args.max_clock_mhz, budget=args.budget, levers=args.levers,
                policy=args.policy, scheduler=args.scheduler, out=args.out, resume=args.resume,
@@ -63,4 +67,32 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for line in a.lines():
         print(line)
+    return 0
+
+
+def _by_lever(args: argparse.Namespace) -> int:
+    from ..advise import DEFAULT_BUDGET, AdviseError, by_lever, lever_label
+    for flag, bad in (("--lever", args.levers), ("--out", args.out), ("--budget", args.budget != DEFAULT_BUDGET)):
+        if bad:
+            raise AdviseError(f"--by-lever searches its own levers and budgets; drop {flag}")
+    rows = by_lever(args.models, board=args.board, accel=args.accel, overrides=args.overrides,
+                    input_size=args.input_size, objective=args.objective, max_clock_mhz=args.max_clock_mhz,
+                    policy=args.policy, scheduler=args.scheduler, runtime=getattr(args, "runtime", None),
+                    on_lever=(lambda what: print(what, file=sys.stderr)) if sys.stderr.isatty() or not args.json
+                    else None)
+    done = [(lever, a) for lever, a in rows if a is not None]
+    if not done:
+        raise AdviseError("no lever can be searched here (every one is fixed by --set)")
+    base = done[0][1].baseline
+    if args.json:
+        print_json({"baseline": base, "by_lever": [
+            {"lever": lever.name, "label": lever_label(lever, a), "search": a.search,
+             "best": a.designs[0] if a.designs else None} for lever, a in done]})
+        return 0
+    a0 = done[0][1]
+    print(f"advise {' '.join(a0.models)} on {a0.board} / {a0.accel}, objective {a0.objective}, one lever at a time")
+    print(f"  as deployed: {base['fps']:.2f} fps, latency {base['latency_ms']:.1f} ms")
+    for lever, a in done:
+        d = a.designs[0] if a.designs else a.baseline
+        print(f"  {d['fps']:7.2f} fps  {d['fps'] / base['fps']:4.2f}x  {d['latency_ms']:6.1f} ms  {lever_label(lever, a)}")
     return 0

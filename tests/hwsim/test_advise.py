@@ -192,3 +192,26 @@ def test_readme_shows_what_advise_prints():
     code, out, err = run_cli(["advise", "efficientnet_b4", "--input-size", "256", "--top", "3"])
     assert code == 0, err
     assert readme_block("hwsim advise efficientnet_b4 --input-size 256 --top 3") == out.splitlines()
+
+
+def test_by_lever_is_each_lever_then_all_together():
+    """One search per lever, then all of them starting from the single levers' best changes: so
+    every lever at once is at least as fast as any lever alone, and each row's best is what hwsim
+    estimate gives for its overrides."""
+    code, out, err = run_cli(["advise", "mobilenet_v2", "--by-lever", "--json"])
+    assert code == 0, err
+    res = json.loads(out)
+    rows = {r["lever"]: r for r in res["by_lever"]}
+    assert list(rows)[-1] == "all levers together" and {"placement", "clock", "runtime"} <= set(rows)
+    base = res["baseline"]["fps"]
+    singles = [r["best"]["fps"] for name, r in rows.items() if r["best"] and name != "all levers together"]
+    assert singles and rows["all levers together"]["best"]["fps"] >= max(singles) > base
+    for name, r in rows.items():
+        if r["best"]:
+            assert r["best"]["fps"] > base and r["label"].startswith(name + ": ")
+            assert estimate("mobilenet_v2", policy=r["best"]["policy"], overrides=r["best"]["overrides"]).fps == \
+                r["best"]["fps"]
+        else:
+            assert "no change beats the deployment" in r["label"]
+    code, _, err = run_cli(["advise", "mobilenet_v2", "--by-lever", "--lever", "clock"])
+    assert code == 2 and "drop --lever" in err
