@@ -215,6 +215,9 @@ def describe(key: str, old: Any, new: Any) -> str:
     words = {"accel.macs_per_dsp": lambda: f"{new} INT8 MACs per DSP" + (" (WP486 packing)" if new == 2 else ""),
              "accel.clock_mhz": lambda: f"PL clock {new:g} MHz",
              "accel.dw_channels": lambda: f"{new} depthwise channels",
+             "accel.pp": lambda: f"pixel parallelism {new}",
+             "accel.icp": lambda: f"input-channel parallelism {new}",
+             "accel.ocp": lambda: f"output-channel parallelism {new}",
              "accel.ibuf_kib": lambda: f"input buffer {new:g} KiB",
              "accel.obuf_kib": lambda: f"output buffer {new:g} KiB",
              "accel.wbuf_depth": lambda: f"weight buffer depth {new}",
@@ -233,8 +236,10 @@ def change_list(design: dict[str, Any], base: dict[str, Any]) -> list[dict[str, 
 def change_text(design: dict[str, Any], base: dict[str, Any]) -> str:
     """All changes in words; the array's pp/icp/ocp as one shape."""
     shape = ("accel.pp", "accel.icp", "accel.ocp")
+    if not all(k in design for k in shape):       # only some of them searched: each on its own
+        shape = ()
     parts = []
-    if any(design.get(k, base.get(k)) != base.get(k) for k in shape if k in design):
+    if any(design[k] != base[k] for k in shape):
         parts.append("PE array {}x{}x{}".format(*(design[k] for k in shape)))
     parts += [describe(k, base[k], v) for k, v in design.items() if v != base[k] and k not in shape]
     return ", ".join(parts)
