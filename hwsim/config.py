@@ -1,7 +1,9 @@
 """Board and accelerator descriptions: TOML data files shipped with the package.
 
 A board file (``data/boards/NAME.toml``) has the sections ``board`` (device and resources),
-``ddr``, ``axi``, ``ps`` (the ARM cores) and ``transfer`` (PS<->PL hand-over costs).  An
+``ddr``, ``axi``, ``ps`` (the ARM cores) and ``transfer`` (PS<->PL hand-over costs).  A runtime
+profile (``data/runtimes/NAME.toml``, ``hwsim.runtime``) adds the section ``runtime``: the software
+that drives the PL (``load(..., runtime=NAME)``, default the board's ``default_runtime``).  An
 accelerator file (``data/accels/NAME.toml``) has one ``accel`` section: the PE-array parameters
 (``rtl.params.PEArrayParams`` fields), ``clock_mhz``, the PL's op kinds ``pl_ops`` and their
 limits, and on-chip buffer sizes.  Every number carries its source in a comment.
@@ -21,10 +23,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rtl.errors import UserError
 from rtl.params import ParamError, PEArrayParams
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """Unknown board/accelerator, malformed file or malformed override."""
 
 
@@ -42,6 +45,10 @@ def boards() -> list[str]:
 
 def accels() -> list[str]:
     return _names("accels")
+
+
+def runtimes() -> list[str]:
+    return _names("runtimes")
 
 
 def _read(kind: str, name: str) -> dict[str, Any]:
@@ -78,6 +85,7 @@ class Config:
     # describe that hardware only (``hwsim.resources.accel_resources``).
     published: dict[str, Any] | None = None
     shipped_accel: dict[str, Any] | None = None
+    runtime_name: str = ""              # the runtime profile (data/runtimes/NAME.toml), section "runtime"
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.data[section]
@@ -105,12 +113,19 @@ class Config:
         return {"board": self.board_name, "accel": self.accel_name, **copy.deepcopy(self.data)}
 
 
+# Software-side fields that moved from the board to the runtime profile: the old names still work.
+MOVED = {"ps.pipeline_frames": "runtime.frames_in_flight", "transfer.dma_setup_us": "runtime.invoke_us",
+         "transfer.irq_latency_us": "runtime.completion_us"}
+
+
 def apply_override(data: dict[str, dict[str, Any]], spec: str) -> None:
     if "=" not in spec:
         raise ConfigError(f"malformed --set {spec!r}: expected section.key=value")
     key, _, value = spec.partition("=")
     if "." not in key or not value.strip():
         raise ConfigError(f"malformed --set {spec!r}: expected section.key=value")
+    if "runtime" in data:
+        key = MOVED.get(key.strip(), key)
     section, _, field = key.strip().partition(".")
     if section not in data:
         raise ConfigError(f"--set {spec!r}: no section {section!r} (sections: {', '.join(sorted(data))})")
@@ -177,9 +192,16 @@ def _check_dsp_usage(accel: str, a: dict[str, Any], pub: dict[str, Any] | None) 
                           f"not {usage!r}")
 
 
-def load(board: str | None = None, accel: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+def load(board: str | None = None, accel: str | None = None, overrides: list[str] | tuple[str, ...] = (),
+         runtime: str | None = None) -> Config:
     board = board or DEFAULT_BOARD
     b = _read("boards", board)
+    runtime = runtime or b.get("board", {}).get("default_runtime")
+    if not runtime:
+        raise ConfigError(f"board {board!r} names no default_runtime; pass --runtime")
+    r = _read("runtimes", runtime)
+    if not isinstance(r.get("runtime"), dict):
+        raise ConfigError(f"runtime description {runtime!r} has no [runtime] section")
     accel = accel or b.get("board", {}).get("default_accel")
     if not accel:
         raise ConfigError(f"board {board!r} names no default_accel; pass --accel")
@@ -191,6 +213,7 @@ def load(board: str | None = None, accel: str | None = None, overrides: list[str
             raise ConfigError(f"board description {board!r} has no [{need}] section")
     data = {k: dict(v) for k, v in b.items() if isinstance(v, dict)}
     data["accel"] = dict(a["accel"])
+    data["runtime"] = dict(r["runtime"])
     published = a.get("published_resources")
     if published is not None:
         _check_published(accel, published)
@@ -201,6 +224,9 @@ def load(board: str | None = None, accel: str | None = None, overrides: list[str
     if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not 0 < mu <= 1:
         raise ConfigError(f"board {board!r}: max_util is the largest fraction of each device resource an "
                           f"accelerator may use, in (0, 1], not {mu!r}")
-    cfg = Config(board, accel, data, published=published, shipped_accel=copy.deepcopy(a["accel"]))
+    cfg = Config(board, accel, data, published=published, shipped_accel=copy.deepcopy(a["accel"]),
+                 runtime_name=runtime)
     cfg.pe  # validate the PE-array parameters now, with a clear message
+    from .runtime import Runtime
+    Runtime.from_config(cfg)            # and the runtime profile's fields
     return cfg

@@ -1,5 +1,9 @@
-"""Errors that reach the user as one line (``hwsim: error: ...``) and a non-zero exit."""
+"""Errors that reach the user as one line (``hwsim: error: ...``) and a non-zero exit.
 
+The classes live in the leaf module ``rtl.errors`` (the RTL runners raise them too, and ``rtl``
+never imports ``hwsim``); this module is their name inside ``hwsim``.
+"""
 
-class HwsimError(Exception):
-    """A user-facing problem with the input or the environment; the message names it."""
+from rtl.errors import HwsimError, UserError
+
+__all__ = ["HwsimError", "UserError"]

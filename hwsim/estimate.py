@@ -3,21 +3,23 @@
 The plan (``mapper.partition``) gives PL and PS segments in execution order and the tensors that
 cross between them.  One frame is the chain
 
+    CPU pre-processing of the input (host_pre_post)
     for each segment:  its incoming transfers (cache maintenance on the PS)
-                       PL: start (driver) -> every layer's tile schedule -> completion interrupt
+                       PL: per invocation (the runtime's granularity: the segment, each layer or each
+                           tile) start (software) -> the layers' tile schedules -> completion
                        PS: every op on the ARM cores
-    then the frame output's transfers
+    then the frame output's transfers, and the CPU post-processing (softmax, top-k)
 
-(``hwsim.pl``, ``hwsim.ps``, ``hwsim.transfer``, ``hwsim.timeline``).  ``latency_ms`` is the
-chain's length; ``fps`` the pipelined throughput with ``ps.pipeline_frames`` frames in flight;
+(``hwsim.pl``, ``hwsim.ps``, ``hwsim.transfer``, ``hwsim.runtime``, ``hwsim.timeline``).  ``latency_ms``
+is the chain's length; ``fps`` the pipelined throughput with the runtime's ``frames_in_flight``;
 ``naive_fps`` the op-count estimate: total MACs / (the PL's peak MACs per cycle x PL clock), the
 PL's peak being every DSP slice at its INT8 best (``resources.device_peak_macs_per_cycle``);
 ``array_peak_fps`` the same at this accelerator's own peak (its engines' multipliers).
 
 Everything adds up: per-layer PL cycles = compute + stall cycles (integers); breakdown
 ``pl_compute`` / ``pl_memory_stall`` are the layers' sums, ``ps_compute`` the PS ops' sum,
-``transfer`` the transfers' sum, ``sync`` the syncs' sum, and ``latency_ms`` the sum of the
-breakdown.
+``transfer`` the transfers' sum, ``sync`` the syncs' sum, ``host_pre_post`` the pre/post records'
+sum, and ``latency_ms`` the sum of the breakdown.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ from mapper.plan import Plan
 from .config import Config, load
 from .errors import HwsimError
 from .memory import MemoryModel, _num, ddr_footprint
-from .pl import PLLayer, Tiler, simulate_segment
-from .resources import accel_resources, device_peak_macs_per_cycle, misfit, resource_source
+from .pl import PLLayer, Tiler, pl_check, simulate_segment
+from .resources import accel_resources, cfg_misfit, device_peak_macs_per_cycle, resource_source
 from .ps import PSModel, PSOp
+from .runtime import Runtime, host_pre_post
 from .timeline import Event, busy, pipeline_period, place, stages
 from .transfer import TransferModel
 
-BREAKDOWN = ("pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync")
+BREAKDOWN = ("pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync", "host_pre_post")
 
 
 @dataclass
@@ -68,6 +71,8 @@ class Estimate:
     pipelined_ms: float | None = None       # the PL/PS pipeline's period before the DDR bound (period_ms >= it)
     ddr_bytes: dict[str, int] = field(default_factory=dict)     # one frame's DDR traffic, PL tiles and PS ops
     ddr_footprint: dict[str, Any] = field(default_factory=dict)  # hwsim.memory.ddr_footprint + the board's capacity
+    runtime: str = ""                       # the runtime profile (hwsim.runtime)
+    host: list[dict[str, Any]] = field(default_factory=list)    # CPU pre/post-processing records (host_pre_post)
 
     @property
     def bottleneck(self) -> str:
@@ -103,8 +108,8 @@ class Estimate:
     def op_count_gap(self) -> dict[str, float] | None:
         """From the op-count estimate's frame time to the simulated one, ms per frame, in order:
         ``op_count`` (MACs at the PL's peak) + ``array_peak`` (this accelerator's peak is lower) +
-        ``pl_below_peak`` + ``pl_memory_stall`` + ``ps_compute`` + ``transfer`` + ``sync``
-        = ``latency_ms``; then ``pipelining`` (negative: what overlapping frames gives back) and
+        ``pl_below_peak`` + ``pl_memory_stall`` + ``ps_compute`` + ``transfer`` + ``sync`` +
+        ``host_pre_post`` = ``latency_ms``; then ``pipelining`` (negative: what overlapping frames gives back) and
         ``ddr_bound`` (what the DDR's sustained rate takes back when PL and PS traffic together exceed
         it; usually 0) bring it to ``period_ms`` = 1000 / fps."""
         if not self.naive_fps:
@@ -115,12 +120,14 @@ class Estimate:
         pipelined = self.period_ms if self.pipelined_ms is None else self.pipelined_ms
         return {"op_count": ideal, "array_peak": array - ideal, "pl_below_peak": b["pl_compute"] - array,
                 "pl_memory_stall": b["pl_memory_stall"], "ps_compute": b["ps_compute"],
-                "transfer": b["transfer"], "sync": b["sync"], "pipelining": pipelined - self.latency_ms,
+                "transfer": b["transfer"], "sync": b["sync"], "host_pre_post": b["host_pre_post"],
+                "pipelining": pipelined - self.latency_ms,
                 "ddr_bound": self.period_ms - pipelined}
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers, without the per-layer records."""
-        return {"model": self.model, "board": self.board, "accel": self.accel, "policy": self.policy,
+        return {"model": self.model, "board": self.board, "accel": self.accel, "runtime": self.runtime,
+                "policy": self.policy,
                 "input_shape": self.input_shape, "fps": self.fps, "latency_ms": self.latency_ms,
                 "period_ms": self.period_ms, "naive_fps": self.naive_fps, "array_peak_fps": self.array_peak_fps,
                 "naive_over_fps": (self.naive_fps / self.fps) if self.naive_fps and self.fps else None,
@@ -134,7 +141,7 @@ class Estimate:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
-                "syncs": self.syncs, "timeline": self.timeline, "segments": self.segments, "params": self.params}
+                "syncs": self.syncs, "host": self.host, "timeline": self.timeline, "segments": self.segments, "params": self.params}
 
 
 def _binary_size(n: float) -> str:
@@ -153,14 +160,9 @@ def _ps_op_json(o: PSOp, freq_hz: float) -> dict[str, Any]:
     return {"name": o.name, "op": o.op, "device": "PS", "macs": o.macs,
             "cycles": round(o.time_s * freq_hz), "time_ms": o.time_s * 1e3,
             "compute_ms": o.compute_s * 1e3, "memory_ms": o.memory_s * 1e3, "overhead_ms": o.overhead_s * 1e3,
-            "bytes": o.bytes}
-
-
-def _frames_in_flight(cfg: Config) -> int:
-    v = cfg["ps"].get("pipeline_frames")
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise HwsimError(f"ps.pipeline_frames must be a positive integer, not {v!r}")
-    return v
+            "bytes": o.bytes, "buffer_mode": o.buffer_mode, "shared_read_bytes": o.shared_read_bytes,
+            "shared_write_bytes": o.shared_write_bytes, "shared_read_bytes_per_s": o.shared_read_bytes_per_s,
+            "shared_write_bytes_per_s": o.shared_write_bytes_per_s}
 
 
 def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
@@ -174,7 +176,8 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     tiler = Tiler(pe, cfg.accel)
     ps = PSModel.from_config(cfg)
     tm = TransferModel.from_config(cfg)
-    in_flight = _frames_in_flight(cfg)
+    rt = Runtime.from_config(cfg)
+    in_flight = rt.frames_in_flight
     by_name = {n.name: n for n in g.nodes}
     footprint = {**ddr_footprint(g), "capacity": int(_num(cfg["ddr"], "ddr", "capacity_gib") * 2**30)}
     if footprint["total"] > footprint["capacity"]:
@@ -197,30 +200,57 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     syncs: list[dict[str, Any]] = []
     pl_compute = pl_stall = 0
     ps_times: list[float] = []
+    shared = frozenset(tr.tensor for tr in plan.transfers)     # tensors in buffers the PS and the PL share
+    done_on = "PS" if rt.completion == "poll" else None          # a poll keeps a core busy; an interrupt does not
+    host = host_pre_post(rt, ps, g, shared)
+    for h in host:
+        h["time_ms"] = h["time_s"] * 1e3
+
+    def add_host(stage: str) -> None:
+        for h in host:
+            if h["stage"] == stage and h["time_s"]:
+                events.append(Event("host", f"{stage}-processing {h['tensor']}", "PS", h["time_s"]))
+
+    def start(seg: int, layer: str | None, n: int) -> None:
+        t = n * tm.dma_setup_s
+        syncs.append({"segment": seg, "layer": layer, "event": "start", "invocations": n, "time_ms": t * 1e3})
+        events.append(Event("sync", f"start PL {'segment ' + str(seg) if layer is None else layer}", "PS", t))
+
+    def done(seg: int, layer: str | None, n: int) -> None:
+        t = n * tm.irq_latency_s
+        syncs.append({"segment": seg, "layer": layer, "event": "done", "invocations": n, "time_ms": t * 1e3})
+        events.append(Event("sync", f"PL {'segment ' + str(seg) if layer is None else layer} done", done_on, t))
 
     def add_transfers(dst: int) -> None:
         for tr in incoming.get(dst, []):
             t = tm.cache_s(tr)
             transfers.append({"from": tr.src_device, "to": tr.dst_device, "tensor": tr.tensor,
                               "bytes": tr.bytes, "src_segment": tr.src, "dst_segment": tr.dst,
-                              "time_ms": t * 1e3})
+                              "buffer_mode": rt.buffer_mode, "time_ms": t * 1e3})
             events.append(Event("transfer", f"{tr.src_device}->{tr.dst_device} {tr.tensor}", "PS", t))
 
+    add_host("pre")
     for seg in plan.segments:
         add_transfers(seg.index)
         if seg.device == "PL":
-            syncs.append({"segment": seg.index, "event": "start", "time_ms": tm.dma_setup_s * 1e3})
-            events.append(Event("sync", f"start PL segment {seg.index}", "PS", tm.dma_setup_s))
+            per_segment = rt.invocation == "segment"
+            if per_segment:
+                start(seg.index, None, 1)
             for l in simulate_segment(g, seg.nodes, tiler, mem, by_name):
                 layers.append(_pl_layer_json(l, clock))
                 pl_compute += l.compute_cycles
                 pl_stall += l.stall_cycles
+                n = 0 if per_segment or not l.cycles else (1 if rt.invocation == "layer" else l.tiles)
+                if n:
+                    start(seg.index, l.name, n)
                 if l.cycles:
                     events.append(Event("pl", l.name, "PL", l.cycles / clock))
-            syncs.append({"segment": seg.index, "event": "done", "time_ms": tm.irq_latency_s * 1e3})
-            events.append(Event("sync", f"PL segment {seg.index} done", None, tm.irq_latency_s))
+                if n:
+                    done(seg.index, l.name, n)
+            if per_segment:
+                done(seg.index, None, 1)
         elif seg.device == "PS":
-            for o in ps.segment(g, seg.nodes, by_name):
+            for o in ps.segment(g, seg.nodes, by_name, shared):
                 layers.append(_ps_op_json(o, ps.freq_hz))
                 ps_times.append(o.time_s)
                 if o.time_s:
@@ -228,6 +258,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         else:
             raise HwsimError(f"segment {seg.index} has unknown device {seg.device!r}")
     add_transfers(nseg)
+    add_host("post")
 
     breakdown = {
         "pl_compute": pl_compute / clock * 1e3,
@@ -235,6 +266,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         "ps_compute": math.fsum(ps_times) * 1e3,
         "transfer": math.fsum(t["time_ms"] for t in transfers),
         "sync": math.fsum(s["time_ms"] for s in syncs),
+        "host_pre_post": math.fsum(h["time_ms"] for h in host),
     }
     latency_ms = math.fsum(breakdown.values())
     place(events)
@@ -243,7 +275,8 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     ddr_bytes = {"PL": sum(l["load_bytes"] + l["store_bytes"] for l in layers if l["device"] == "PL"),
                  "PS": sum(l["bytes"] for l in layers if l["device"] == "PS")}
     ddr_s = sum(ddr_bytes.values()) / (mem.ddr_bytes_per_cycle * clock)
-    pipelined_s = pipeline_period(stages(events), in_flight)
+    # one frame in flight: the period is the latency (summed once, so the two agree to the last bit)
+    pipelined_s = pipeline_period(stages(events), in_flight) if in_flight > 1 else latency_ms / 1e3
     period_s = max(pipelined_s, ddr_s)
     total_macs = g.total_macs()
     device_peak = device_peak_macs_per_cycle(cfg.board)
@@ -254,28 +287,45 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         fps=1.0 / period_s if period_s > 0 else math.inf, latency_ms=latency_ms, period_ms=period_s * 1e3,
         naive_fps=device_peak * clock / total_macs if total_macs else None,
         array_peak_fps=pe.multipliers * clock / total_macs if total_macs else None,
-        resources=res, resources_source=resource_source(cfg), misfit=misfit(cfg.board, res),
+        resources=res, resources_source=resource_source(cfg), misfit=cfg_misfit(cfg, res),
         breakdown_ms=breakdown, busy_ms={**{k: v * 1e3 for k, v in busy(events).items()}, "DDR": ddr_s * 1e3},
         pipelined_ms=pipelined_s * 1e3, ddr_bytes=ddr_bytes, ddr_footprint=footprint,
         layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],
         segments=plan.to_json()["segments"], frames_in_flight=in_flight, total_macs=total_macs,
+        runtime=cfg.runtime_name, host=host,
         params={"config": cfg.to_json(), "pe_peak_macs_per_cycle": pe.multipliers,
                 "device_peak_macs_per_cycle": device_peak, "pe_dsps": pe.dsps,
                 "engine_peak_macs_per_cycle": {"CONV": pe.pw_macs_per_cycle, "DW": pe.dw_macs_per_cycle},
-                "memory": mem.to_json(), "ps": ps.to_json(), "transfer": tm.to_json()},
+                "memory": mem.to_json(), "ps": ps.to_json(), "transfer": tm.to_json(), "runtime": rt.to_json()},
     )
 
 
 def estimate(model: str, *, board: str | None = None, accel: str | None = None,
              overrides: list[str] | tuple[str, ...] = (), input_size: int | None = None,
-             policy: str = "naive", cfg: Config | None = None) -> Estimate:
-    """Load ``model`` (zoo name or ONNX path), partition it for the accelerator, simulate a frame."""
+             policy: str = "naive", cfg: Config | None = None, runtime: str | None = None,
+             fit_check: bool = False) -> Estimate:
+    """Load ``model`` (zoo name or ONNX path), partition it for the accelerator, simulate a frame.
+
+    ``fit_check``: first refuse an accelerator that does not fit the board's device, exactly as
+    ``hwsim estimate`` does unless ``--no-fit-check`` (``hwsim.fitcheck.check_fit``; ``overrides``
+    name the changed fields in its message).  Off by default: the study's what-if rows simulate an
+    array that does not fit, on purpose."""
     from mapper.models import load_model
-    from mapper.partition import POLICIES, partition
+    from mapper.partition import POLICIES
     if policy not in POLICIES:
         raise HwsimError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
     if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 1):
         raise HwsimError(f"--input-size must be a positive integer, not {input_size!r}")
-    cfg = cfg or load(board, accel, overrides)
+    cfg = cfg or load(board, accel, overrides, runtime=runtime)
+    if fit_check:
+        from .fitcheck import check_fit
+        check_fit(cfg, list(overrides))
     graph = load_model(model, input_size)
-    return estimate_plan(partition(graph, cfg.accel, policy), cfg)
+    return estimate_plan(plan_model(graph, cfg, policy), cfg)
+
+
+def plan_model(graph, cfg: Config, policy: str = "naive") -> Plan:
+    """The plan the cycle model can run: ``mapper.partition.partition`` with the tiler's and
+    ``check_tile``'s answer to "can the PL run this node" (``hwsim.pl.pl_check``)."""
+    from mapper.partition import partition
+    return partition(graph, cfg.accel, policy, pl_check=pl_check(cfg.pe, cfg.accel))

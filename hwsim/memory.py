@@ -41,6 +41,18 @@ def _num(cfg_section: dict[str, Any], section: str, key: str, *, positive: bool 
     return float(v)
 
 
+def coherent_port(cfg: Any) -> tuple[int, float] | None:
+    """For ``hwsim.memory``: (ports, fraction of a plain HP port's bytes per cycle) when the runtime's
+    shared buffers are coherent (the data mover on the HPC ports), else None."""
+    data = getattr(cfg, "data", None)
+    if not isinstance(data, dict) or "runtime" not in data:
+        return None
+    rt = data["runtime"]
+    if rt.get("buffer_mode") != "coherent":
+        return None
+    return int(_num(rt, "runtime", "coherent_ports")), _num(rt, "runtime", "coherent_port_efficiency")
+
+
 def ddr_sustained_bytes_per_s(cfg: Any) -> float:
     """What the board's DDR sustains, bytes/s: ``ddr.peak_gbps`` x ``ddr.efficiency``.  The PL's
     tiles and the PS's ops each stream at most at this rate, and together too."""
@@ -69,9 +81,17 @@ class MemoryModel:
         ports = int(_num(acc, "accel", "hp_ports_used"))
         if ports > int(_num(axi, "axi", "hp_ports")):
             raise HwsimError(f"accel.hp_ports_used={ports} exceeds the board's {int(axi['hp_ports'])} HP ports")
+        port_efficiency = 1.0
+        # --- coherent shared buffers (runtime.buffer_mode = "coherent", hwsim.runtime): the data mover sits
+        # on the coherent HPC ports, at most runtime.coherent_ports of them, each moving
+        # runtime.coherent_port_efficiency of a plain HP port's bytes.
+        coherent = coherent_port(cfg)
+        if coherent is not None:
+            ports, port_efficiency = min(ports, coherent[0]), coherent[1]
+        # --- end coherent
         return cls(
             clock_hz=clock,
-            port_bytes_per_cycle=ports * port_bits / 8,
+            port_bytes_per_cycle=ports * port_bits / 8 * port_efficiency,
             burst_bytes=int(_num(axi, "axi", "burst_beats")) * port_bits // 8,
             burst_latency_cycles=_num(axi, "axi", "burst_latency_ns", positive=False) * 1e-9 * clock,
             outstanding=int(_num(axi, "axi", "outstanding")),

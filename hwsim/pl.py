@@ -4,7 +4,7 @@ Tiling (one layer -> an ordered list of ``TileSpec`` with the bytes each tile lo
 
 - Activation buffers are double-buffered: a tile's input activations must fit half of
   ``accel.ibuf_kib`` and its outputs half of ``accel.obuf_kib``; the engine limits are
-  ``rtl.cycles.check_tile`` (weight-buffer reduction depth, depthwise kernels, line-buffer width).
+  ``rtl.contract.check_tile`` (weight-buffer reduction depth, depthwise kernels, line-buffer width).
 - CONV (and FC as a 1x1 conv): output row bands (full width when a band of input rows fits, else
   column strips), and output-channel chunks (multiples of ``ocp``) when the band's outputs do not
   fit.  Loop order: strip, band, chunk; a band's input stays resident while its chunks run, so
@@ -20,10 +20,13 @@ Tiling (one layer -> an ordered list of ``TileSpec`` with the bytes each tile lo
   per-channel factors.
 - Loads are the exact input rows/columns the tile reads (halo included, padding excluded) plus
   the parameter bytes the RTL streams: CONV the activation LUT, weights and requantisation
-  parameters (see the constants below); depthwise-engine modes ``rtl.golden_dw.param_bytes`` (the
+  parameters (see the constants below); depthwise-engine modes ``rtl.contract.param_bytes`` (the
   LUT where the mode post-processes, SCALE/ADD's per-tensor header, one block per channel group).
 
-Schedule (``schedule``): tile ``i`` computes for ``tile_cycles`` while the data mover reads tile
+A tile's compute cycles are ``rtl.cycles.tile_cycles`` (this project's RTL), except a CONV tile of an
+accelerator that describes the Xilinx DPU (``accel.conv_cycles = "dpu"``: ``dpu_conv_cycles``).
+
+Schedule (``schedule``): tile ``i`` computes for its compute cycles while the data mover reads tile
 ``i+1``'s loads and writes tile ``i-1``'s stores (double buffering); step ``i`` lasts
 ``max(compute_i, memory phase_i)``.  The first tile's loads and the last tile's stores are
 exposed.  Each layer is its own schedule (the engine is reconfigured per layer and a layer's
@@ -32,30 +35,25 @@ input is the previous layer's complete output in DDR).  Memory stall = total - c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from math import ceil
 from typing import Any
 
 import numpy as np
 
 from mapper.ir import DATA_MOVEMENT, Graph, Node, Op, kernel_size, pads, strides
 from mapper.passes import is_depthwise
+from rtl.contract import CONV_QREC_BYTES, LUT_ENTRIES, group_lanes, param_bytes
 from rtl.cycles import tile_cycles
-from rtl.golden_dw import group_lanes, param_bytes
 from rtl.params import Mode, ParamError, PEArrayParams, TileSpec
 
 from .errors import HwsimError
 from .memory import MemoryModel
 
-# Parameter bytes a tile streams ahead of its activations (the RTL's input-stream layout):
-LUT_BYTES = 256              # the 256-entry activation LUT, once per tile (rtl/golden_pw.py lut_block)
-CONV_QPARAM_BYTES = 8        # per output channel: int32 bias, uint16 mult, uint8 shift, pad (rtl/golden_pw.py qparam_block)
-
-
-def _dw_param_bytes(p: PEArrayParams, mode: Mode, channels: int) -> int:
-    """Depthwise-engine parameter bytes of a tile: LUT / header and one block per channel group
-    (rtl/golden_dw.py param_bytes)."""
-    return param_bytes(p, mode, channels)
+# Parameter bytes a CONV tile streams ahead of its activations (the RTL contract, rtl.contract):
+LUT_BYTES = LUT_ENTRIES                  # the 256-entry activation LUT, once per tile
+CONV_QPARAM_BYTES = CONV_QREC_BYTES      # per output channel: int32 bias, uint16 mult, uint8 shift, pad
 
 
 # A tile as (mode, cin, cout, h, w, k, stride, pad): the TileSpec fields, hashable and cheap to build.
@@ -67,12 +65,29 @@ def _cycles(p: PEArrayParams, key: TileKey) -> int:
     return tile_cycles(p, TileSpec(*key))
 
 
+CONV_CYCLES = ("rtl", "dpu")     # accel.conv_cycles
+
+
+def dpu_conv_cycles(p: PEArrayParams, key: TileKey) -> int:
+    """A CONV tile's cycles on the Xilinx DPU's convolution array (``accel.conv_cycles = "dpu"``):
+    PP x ICP x OCP MACs per cycle (PG338 "Architecture of the DPUCZDX8G": "the number of convolution
+    MACs per cycle is ICP * OCP * PP"), the output pixels in groups of PP, the output channels in
+    groups of OCP, and the reduction in k x k x ceil(cin / ICP) steps, the layout of the DPU's weight
+    banks (UG1414 3.0 "Currently Supported Operators", conv2d In Size: "kernel_w * kernel_h *
+    ceil(input_channel / channel_parallel) <= bank_depth").  Weights and activations reach the array
+    through the DPU's own load engine, so unlike this project's RTL nothing streams in band; no
+    pipeline fill or drain is counted, so this is a lower bound on the DPU's cycles."""
+    _, cin, cout, h, w, k, _, _ = key
+    return ceil(h * w / p.pp) * k * k * ceil(cin / p.icp) * ceil(cout / p.ocp)
+
+
 @dataclass
 class LayerTiles:
     mode: Mode
     specs: list[TileKey]
     load: list[int]       # bytes per tile
     store: list[int]
+    pe: PEArrayParams | None = None   # the engine the tiles run on, if not the Tiler's (see dw_engine)
 
 
 @dataclass
@@ -130,6 +145,32 @@ class Tiler:
             raise HwsimError("accel.ibuf_kib and accel.obuf_kib must be positive")
         self.pl_ops = set(accel.get("pl_ops", []))
         self.fused = set(accel.get("pl_fused", []))
+        # accel.dw_macs_per_cycle (the DPU files): the depthwise engine has that many multipliers in
+        # all, so a k x k window costs k^2 of them and it runs dw_macs_per_cycle // k^2 channels at once
+        # (PG338: B4096's 48 extra DSPs x 2 packed x 2 double-pumped = 192).  Absent (this project's
+        # RTL): dw_channels windows of any supported k per cycle, as rtl.depthwise does.
+        dm = accel.get("dw_macs_per_cycle")
+        if dm is not None and (isinstance(dm, bool) or not isinstance(dm, int) or dm < 1):
+            raise HwsimError(f"accel.dw_macs_per_cycle must be a positive integer, not {dm!r}")
+        self.dw_macs = dm
+        cc = accel.get("conv_cycles", "rtl")
+        if cc not in CONV_CYCLES:
+            raise HwsimError(f"accel.conv_cycles must be one of {', '.join(CONV_CYCLES)}, not {cc!r}")
+        self.dpu_conv = cc == "dpu"
+
+    def cycles(self, pe: PEArrayParams, key: TileKey) -> int:
+        """A tile's compute cycles: ``rtl.cycles.tile_cycles`` (this project's RTL, the only formula for
+        its arrays), or ``dpu_conv_cycles`` for a CONV tile of an accelerator with conv_cycles = "dpu"."""
+        if self.dpu_conv and key[0] == Mode.CONV:
+            return dpu_conv_cycles(pe, key)
+        return _cycles(pe, key)
+
+    def dw_engine(self, k: int) -> PEArrayParams:
+        """The depthwise engine a k x k depthwise conv runs on: ``dw_macs_per_cycle // k^2`` channels
+        when the accelerator gives its depthwise multipliers, else the accelerator's own engine."""
+        if self.dw_macs is None:
+            return self.pe
+        return replace(self.pe, dw_channels=max(1, self.dw_macs // (k * k)))
 
     # ---- which engine mode a node needs ------------------------------------------------------
     def mode(self, g: Graph, n: Node) -> Mode | None:
@@ -233,10 +274,10 @@ class Tiler:
         return LayerTiles(Mode.CONV, specs, load, store)
 
     def _window(self, g: Graph, n: Node, mode: Mode) -> LayerTiles:
-        pe = self.pe
         _, C, H, W = g.in_shape(n)
         _, cout, Ho, Wo = g.out_shape(n)
         k, s = self._square(n)
+        pe = self.dw_engine(k) if mode == Mode.DW else self.pe
         if mode != Mode.DW and k > pe.kmax:
             raise HwsimError(f"node {n.name!r}: {k}x{k} pooling exceeds the depthwise engine's "
                              f"{pe.kmax}x{pe.kmax} window")
@@ -267,9 +308,9 @@ class Tiler:
                     h_t = max(1, (oh - 1) * s + k - 2 * p)
                     w_t = max(1, (ow - 1) * s + k - 2 * p)
                     specs.append((mode, c, c, h_t, w_t, k, s, p))
-                    load.append(irows * icols * c + _dw_param_bytes(pe, mode, c))
+                    load.append(irows * icols * c + param_bytes(pe, mode, c))
                     store.append(oh * ow * c)
-        return LayerTiles(mode, specs, load, store)
+        return LayerTiles(mode, specs, load, store, pe if pe is not self.pe else None)
 
     def _gap(self, g: Graph, n: Node) -> LayerTiles:
         _, C, H, W = g.in_shape(n)
@@ -278,7 +319,7 @@ class Tiler:
         cg = min(C, max(dwc, self.half_in // (H * W) // dwc * dwc))
         chunks = _chunks(C, cg)
         return LayerTiles(Mode.GAP, [(Mode.GAP, c, c, H, W, 1, 1, 0) for c in chunks],
-                          [H * W * c + _dw_param_bytes(self.pe, Mode.GAP, c) for c in chunks],
+                          [H * W * c + param_bytes(self.pe, Mode.GAP, c) for c in chunks],
                           list(chunks))
 
     def _elementwise(self, g: Graph, n: Node, mode: Mode) -> LayerTiles:
@@ -299,9 +340,32 @@ class Tiler:
         for c in _chunks(C, cc):
             for oh in _chunks(H, th):
                 specs.append((mode, c, c, oh, W, 1, 1, 0))
-                load.append(operands * oh * W * c + _dw_param_bytes(self.pe, mode, c))
+                load.append(operands * oh * W * c + param_bytes(self.pe, mode, c))
                 store.append(oh * W * c)
         return LayerTiles(mode, specs, load, store)
+
+
+def pl_check(pe: PEArrayParams, accel: dict[str, Any]):
+    """``mapper.partition.partition``'s ``pl_check``: why the PL cannot run a node, or None -- the
+    tiler's and ``rtl.contract.check_tile``'s refusal of it (the same checks ``simulate_layer``
+    would abort on), so the partitioner and the cycle model give one answer."""
+    tiler: list[Tiler] = []
+
+    def check(g: Graph, n: Node) -> str | None:
+        try:
+            if not tiler:
+                tiler.append(Tiler(pe, accel))
+            t = tiler[0].tile(g, n)
+            for spec in (dict.fromkeys(t.specs) if t is not None else ()):
+                _cycles(pe, spec)            # check_tile (the result is cached for the estimate)
+        except (HwsimError, ParamError) as e:
+            msg = str(e)
+            for prefix in (f"node {n.name!r}: ", f"node {n.name!r} ({n.op}) "):
+                if msg.startswith(prefix):
+                    msg = msg[len(prefix):]
+            return msg
+        return None
+    return check
 
 
 def schedule(compute: np.ndarray, load: np.ndarray, store: np.ndarray, mem: MemoryModel) -> int:
@@ -324,7 +388,8 @@ def simulate_layer(g: Graph, n: Node, tiler: Tiler, mem: MemoryModel) -> PLLayer
     t = tiler.tile(g, n)
     if t is None:
         return PLLayer(n.name, n.op.value, "fused", g.macs(n), 0, 0, 0, 0, 0)
-    compute = np.fromiter((_cycles(tiler.pe, s) for s in t.specs), dtype=np.int64, count=len(t.specs))
+    pe = t.pe or tiler.pe
+    compute = np.fromiter((tiler.cycles(pe, s) for s in t.specs), dtype=np.int64, count=len(t.specs))
     total = schedule(compute, np.asarray(t.load), np.asarray(t.store), mem)
     c = int(compute.sum())
     return PLLayer(n.name, n.op.value, t.mode.name, g.macs(n), len(t.specs), c, total - c,

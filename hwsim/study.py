@@ -63,12 +63,13 @@ ASSUMED_PEAK_MACS = 8 * 14 * 14
 # and one with every lever at once.  Nothing here names a shape, a clock or a claim: the labels are
 # written from what advise found on this board.
 def what_ifs(base: Config, focus_macs: int, *, board: str | None = None, accel: str | None = None,
-             overrides: tuple[str, ...] = (), on_lever: Callable[[str], None] | None = None) -> list[WhatIf]:
+             overrides: tuple[str, ...] = (), on_lever: Callable[[str], None] | None = None,
+             runtime: str | None = None) -> list[WhatIf]:
     """The deployment, one computed row per lever, and the assumed-peak reference row where it holds."""
     from .advise import by_lever, lever_label
     rows = [WhatIf("as deployed: SE blocks on the PS", "naive")]
     for lever, a in by_lever(FOCUS[0], board=board, accel=accel, overrides=overrides, input_size=FOCUS[1],
-                             on_lever=on_lever):
+                             runtime=runtime, on_lever=on_lever):
         if a is None:
             continue
         d = a.designs[0] if a.designs else None
@@ -86,7 +87,7 @@ def what_ifs(base: Config, focus_macs: int, *, board: str | None = None, accel: 
 
 
 COLORS = {"pl_compute": "#1f77b4", "pl_memory_stall": "#aec7e8", "ps_compute": "#d62728",
-          "transfer": "#ff9896", "sync": "#7f7f7f"}
+          "transfer": "#ff9896", "sync": "#7f7f7f", "host_pre_post": "#bcbd22"}
 
 
 def _label(model: str, size: int | None) -> str:
@@ -113,16 +114,17 @@ class Progress:
 
 
 def run(out: Path, *, board: str | None = None, accel: str | None = None,
-        overrides: tuple[str, ...] = (), progress: bool = True) -> dict[str, Any]:
+        overrides: tuple[str, ...] = (), progress: bool = True, runtime: str | None = None) -> dict[str, Any]:
     """Run the study and write its files; returns what results.json holds."""
-    base = load(board, accel, overrides)
+    base = load(board, accel, overrides, runtime=runtime)
     jobs: list[tuple[str, Callable[[], Estimate]]] = []
     for model, size in STUDY_MODELS:
         for pol in POLICIES:
             jobs.append((f"{_label(model, size)} {pol}",
                          lambda m=model, s=size, p=pol: estimate(m, input_size=s, policy=p, cfg=base)))
+    rt_jobs = runtime_jobs(board, accel, overrides)
     from .advise import BY_LEVER
-    prog = Progress(len(jobs) + len(BY_LEVER) + 1) if progress else None
+    prog = Progress(len(jobs) + len(BY_LEVER) + 1 + len(rt_jobs)) if progress else None
     results: list[dict[str, Any]] = []
     for what, fn in jobs:
         results.append(fn().to_json())
@@ -130,14 +132,14 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
             prog.step(what)
     focus_macs = next(r["total_macs"] for r in results if r["model"] == FOCUS[0])
     rows = what_ifs(base, focus_macs, board=board, accel=accel, overrides=tuple(overrides),
-                    on_lever=prog.step if prog else None)
+                    on_lever=prog.step if prog else None, runtime=runtime)
     if prog:
-        prog.total = prog.done + len(rows)
+        prog.total = prog.done + len(rows) + len(rt_jobs)
     entries = []
     base_ops = list(base.accel["pl_ops"])
     for w in rows:
         o = tuple(overrides) + w.overrides
-        c = load(board, accel, o)
+        c = load(board, accel, o, runtime=runtime)
         r = estimate(FOCUS[0], input_size=FOCUS[1], policy=w.policy, cfg=c).to_json()
         entries.append({"label": w.label, "lever": w.lever, "policy": w.policy, "overrides": list(w.overrides),
                         "changes": list(w.changes), "search": w.search,
@@ -145,11 +147,19 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
                         "resources": accel_resources(c), "fit": device_fit(c), "result": r})
         if prog:
             prog.step(f"what-if: {w.label}")
+    rt_results = []
+    for what, row, fn in rt_jobs:
+        e = fn()
+        rt_results.append({**row, "result": e.summary(), "interaction_ms": interaction(e)})
+        if prog:
+            prog.step(what)
     study = {
         "board": base.board_name, "accel": base.accel_name, "overrides": list(overrides),
         "config": base.to_json(),
         "runs": results,
         "what_ifs": entries,
+        "runtime": base.runtime_name,
+        "runtimes": rt_results,
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(study, indent=1))
@@ -161,10 +171,85 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
     return study
 
 
+# ---- runtime profiles: how much of the focus frame is PS<->PL interaction ---------------------
+# Per profile: as the profile runs it, then one change at a time (buffer mode, a second thread).
+RUNTIME_VARIANTS: list[tuple[str, tuple[str, ...]]] = [
+    ("as the profile runs it", ()),
+    ("cacheable buffers", ("runtime.buffer_mode=cacheable",)),
+    ("uncached buffers", ("runtime.buffer_mode=uncached",)),
+    ("coherent buffers (HPC ports)", ("runtime.buffer_mode=coherent",)),
+    ("2 frames in flight (a second thread)", ("runtime.frames_in_flight=2",)),
+]
+
+
+def interaction(e: Estimate) -> dict[str, float]:
+    """One frame's PS<->PL interaction, ms: PS ops that read or write a buffer shared with the PL
+    (``ps_shared``), cache maintenance (``maintenance``, = ``transfer``), the software's starts of the
+    PL (``invocation``) and the completions' waits (``waits``); ``total`` their sum, ``share`` of the
+    latency.  ``host_pre_post`` is listed beside it (CPU work on the frame's input and output)."""
+    ps_shared = sum(l["time_ms"] for l in e.layers
+                    if l["device"] == "PS" and (l.get("shared_read_bytes") or l.get("shared_write_bytes")))
+    inv = sum(s["time_ms"] for s in e.syncs if s["event"] == "start")
+    waits = sum(s["time_ms"] for s in e.syncs if s["event"] == "done")
+    parts = {"ps_shared": ps_shared, "maintenance": e.breakdown_ms["transfer"], "invocation": inv, "waits": waits}
+    total = sum(parts.values())
+    return {**parts, "total": total, "share": total / e.latency_ms if e.latency_ms else 0.0,
+            "host_pre_post": e.breakdown_ms["host_pre_post"]}
+
+
+def runtime_jobs(board: str | None, accel: str | None, overrides: tuple[str, ...]):
+    """(progress label, row, estimate thunk) for every runtime profile x RUNTIME_VARIANTS on the focus
+    model, naive placement (a variant equal to the profile's own setting is skipped)."""
+    from .config import parse_value, runtimes
+    jobs = []
+    for name in runtimes():
+        prof = load(board, accel, overrides, runtime=name)["runtime"]
+        for label, sets in RUNTIME_VARIANTS:
+            same = [prof.get(k.partition(".")[2]) == parse_value(v) for k, _, v in (x.partition("=") for x in sets)]
+            if same and all(same):
+                continue        # the profile already runs it that way
+            cfg = load(board, accel, tuple(overrides) + sets, runtime=name)
+            jobs.append((f"runtime {name}: {label}", {"runtime": name, "variant": label, "overrides": list(sets)},
+                         lambda c=cfg: estimate(FOCUS[0], input_size=FOCUS[1], policy="naive", cfg=c)))
+    return jobs
+
+
+def runtime_report(study: dict[str, Any]) -> list[str]:
+    """The report's section on runtime profiles (markdown lines)."""
+    rows = study.get("runtimes") or []
+    if not rows:
+        return []
+    L = [f"## The software side: runtime profiles ({_label(*FOCUS)}, naive placement)\n",
+         "The same hardware driven by each runtime profile (`hwsim/data/runtimes/`). *Interaction* is the "
+         "part of one frame spent on PS<->PL hand-over: PS ops that read or write a buffer shared with the PL "
+         "(at that buffer's bandwidth), cache maintenance, the software's PL starts and the completions' waits. "
+         f"The study's own runtime is `{study.get('runtime', '')}`.\n",
+         "| runtime | variant | fps | latency ms | PS ops on shared buffers | maintenance | invocations | waits "
+         "| interaction ms | share | host pre/post ms |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s, i = r["result"], r["interaction_ms"]
+        L.append(f"| {r['runtime']} | {r['variant']} | {s['fps']:.2f} | {s['latency_ms']:.1f} | {i['ps_shared']:.1f} | "
+                 f"{i['maintenance']:.1f} | {i['invocation']:.1f} | {i['waits']:.1f} | {i['total']:.1f} | "
+                 f"{100 * i['share']:.0f}% | {i['host_pre_post']:.1f} |")
+    L.append("")
+    base = {r["runtime"]: r for r in rows if not r["overrides"]}
+    for name, b in base.items():
+        others = [r for r in rows if r["runtime"] == name and r["overrides"]]
+        if not others:
+            continue
+        best = max(others, key=lambda r: r["result"]["fps"])
+        L.append(f"- `{name}`: {b['result']['fps']:.2f} fps, {100 * b['interaction_ms']['share']:.0f}% of the frame "
+                 f"is interaction; the best single change here is {best['variant']} "
+                 f"(`{' '.join(best['overrides'])}`): {best['result']['fps']:.2f} fps.")
+    L.append("")
+    return L
+
+
 # ---- tables ---------------------------------------------------------------------------------
 def table_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
     rows = [["model", "input", "GMAC", "policy", "fps", "naive_fps", "array fps", "latency ms",
-             "PL ms", "stall ms", "PS ms", "xfer ms", "sync ms", "PS segs", "MB crossing"]]
+             "PL ms", "stall ms", "PS ms", "xfer ms", "sync ms", "host ms", "PS segs", "MB crossing"]]
     for r in runs:
         bd = r["breakdown_ms"]
         ps_segs = sum(1 for s in r["segments"] if s["device"] == "PS")
@@ -172,7 +257,7 @@ def table_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
                      r["policy"], f"{r['fps']:.1f}", f"{r['naive_fps']:.1f}", f"{r['array_peak_fps']:.1f}",
                      f"{r['latency_ms']:.1f}",
                      f"{bd['pl_compute']:.1f}", f"{bd['pl_memory_stall']:.1f}", f"{bd['ps_compute']:.1f}",
-                     f"{bd['transfer']:.1f}", f"{bd['sync']:.1f}", str(ps_segs),
+                     f"{bd['transfer']:.1f}", f"{bd['sync']:.1f}", f"{bd['host_pre_post']:.1f}", str(ps_segs),
                      f"{sum(t['bytes'] for t in r['transfers']) / 1e6:.2f}"])
     return rows
 
@@ -218,14 +303,17 @@ def report(study: dict[str, Any], cfg: Config) -> str:
              f"depthwise engine (kernels {list(pe.dw_kernels)}) = {pe.multipliers} INT8 MACs/cycle on {pe.dsps} DSPs "
              f"at {clock:g} MHz. "
              f"PS: {cfg['ps'].get('cores', '?')} x {cfg['ps'].get('cpu', '?')} at {cfg['ps'].get('freq_mhz', '?')} MHz, "
-             f"{cfg['ps'].get('threads', 1)} thread(s) for fallback ops. Every parameter and its source: "
-             f"`hwsim/data/boards/{study['board']}.toml`, `hwsim/data/accels/{study['accel']}.toml`; the values used "
+             f"{cfg['ps'].get('threads', 1)} thread(s) for fallback ops. Runtime `{study.get('runtime', '')}`: "
+             f"{cfg['runtime'].get('description', '')}. Every parameter and its source: "
+             f"`hwsim/data/boards/{study['board']}.toml`, `hwsim/data/accels/{study['accel']}.toml`, "
+             f"`hwsim/data/runtimes/{study.get('runtime', '')}.toml`; the values used "
              f"are in `results.json` (`config`).\n")
     if study["overrides"]:
         L.append(f"Overrides: `{' '.join(study['overrides'])}`\n")
     L.append("## All models, both placements\n")
-    L.append("`fps` is the pipelined throughput (the next frame's PL work overlaps this frame's PS work); "
-             "`latency ms` one frame end to end, = PL + stall + PS + xfer + sync; `naive_fps` the op-count "
+    L.append("`fps` is the throughput with the runtime's frames in flight (with more than one, the next frame's PL "
+             "work overlaps this frame's PS work); `latency ms` one frame end to end, = PL + stall + PS + xfer + sync "
+             "+ host (CPU pre/post-processing); `naive_fps` the op-count "
              "estimate (MACs at the PL's peak MAC rate, nothing else); `array fps` the same at this accelerator's "
              "own peak.\n")
     L.append(format_table(table_rows(runs), markdown=True) + "\n")
@@ -261,8 +349,11 @@ def report(study: dict[str, Any], cfg: Config) -> str:
                                     f"(`array_peak_fps` {nv['array_peak_fps']:.1f})"),
                      ("pl_below_peak", "PL engines below their peak (depthwise engine, ragged tiles, weight loads)"),
                      ("pl_memory_stall", "PL waiting for DDR"), ("ps_compute", "fallback ops on the ARM cores"),
-                     ("transfer", "cache maintenance for PS<->PL crossings"), ("sync", "PL start + completion interrupts"),
-                     ("pipelining", f"{nv['frames_in_flight']} frames in flight (PS work overlaps the next frame's PL work)"),
+                     ("transfer", "cache maintenance for PS<->PL crossings"), ("sync", "PL starts + completions"),
+                     ("host_pre_post", "CPU pre/post-processing of the frame"),
+                     ("pipelining", f"{nv['frames_in_flight']} frame(s) in flight" + (
+                         " (PS work overlaps the next frame's PL work)" if nv["frames_in_flight"] > 1
+                         else ": nothing overlaps")),
                      ("ddr_bound", "DDR's sustained rate, shared by overlapping frames' PL and PS traffic")):
         total += gap[k]
         if gap[k] or k != "ddr_bound":
@@ -304,9 +395,12 @@ def report(study: dict[str, Any], cfg: Config) -> str:
              f"previous tile's compute.")
     L.append(f"3. **The SE blocks on the ARM cores** cost {bd['ps_compute']:.1f} ms of PS compute, "
              f"{bd['transfer']:.1f} ms of cache maintenance for {sum(t['bytes'] for t in nv['transfers']) / 1e6:.1f} MB "
-             f"crossing PS<->PL and {bd['sync']:.1f} ms of start/interrupt hand-overs ({len(nv['syncs'])} sync events) "
-             f"in {sum(1 for x in nv['segments'] if x['device'] == 'PS')} PS segments. With frames pipelined this work "
-             f"overlaps the next frame's PL work: it costs latency, and throughput only when frames run one at a time.")
+             f"crossing PS<->PL and {bd['sync']:.1f} ms of start/completion hand-overs ({len(nv['syncs'])} sync events) "
+             f"in {sum(1 for x in nv['segments'] if x['device'] == 'PS')} PS segments. "
+             + ("With frames pipelined this work overlaps the next frame's PL work: it costs latency, and throughput "
+                "only when frames run one at a time." if nv["frames_in_flight"] > 1 else
+                "The runtime runs one frame at a time, so all of it adds to the frame period; a second thread "
+                "would overlap it with the next frame's PL work (what-ifs below)."))
     L.append("")
     L.append("## What fixes it\n")
     L.append("| change | fps | latency ms | PL busy ms | PS busy ms | DDR busy ms | bottleneck | DSP | fits |")
@@ -336,12 +430,16 @@ def report(study: dict[str, Any], cfg: Config) -> str:
         pl, ps = r["busy_ms"].get("PL", 0.0), r["busy_ms"].get("PS", 0.0)
         if w.get("moved_to_ps") and pl > 0 and ps > 0:
             psc = cfg["ps"]
+            if r["frames_in_flight"] > 1:
+                verdict = (f"if the cores are about {100 * (1 - ps / pl):.0f}% slower than that, the PS becomes the "
+                           f"bottleneck." if ps < pl else "the PS is already the bottleneck.")
+            else:
+                verdict = ("with one frame in flight the two run one after the other, so slower cores add their "
+                           "share of the PS time to every frame.")
             L.append(f"With `{', '.join(w['moved_to_ps'])}` on the ARM cores, the PS is busy {ps:.1f} ms per frame "
                      f"against the PL's {pl:.1f} ms. So that what-if rests on the A53 rate in the board file "
-                     f"(`ps.macs_per_cycle` = {psc['macs_per_cycle']:g} per core, an assumption): "
-                     + (f"if the cores are about {100 * (1 - ps / pl):.0f}% slower than that, the PS becomes the "
-                        f"bottleneck." if ps < pl else "the PS is already the bottleneck.")
-                     + f" {_ddr_sentence(r)}\n")
+                     f"(`ps.macs_per_cycle` = {psc['macs_per_cycle']:g} per core, an assumption): {verdict} "
+                     f"{_ddr_sentence(r)}\n")
     fitting = [w for w in study["what_ifs"] if w["fit"]["fits"]]
     best = max(fitting, key=lambda w: w["result"]["fps"])
     best_model = max((r for r in runs if r["model"] != FOCUS[0]), key=lambda r: r["fps"])
@@ -351,6 +449,7 @@ def report(study: dict[str, Any], cfg: Config) -> str:
              f"Search the levers yourself: `hwsim advise {FOCUS[0]} --input-size {FOCUS[1]}`; sweep any field: "
              f"`hwsim sweep {FOCUS[0]} --input-size {FOCUS[1]} --grid accel.dw_channels=2,4,8 --out DIR`; resource fit "
              f"of a changed PE array: `hwsim synth --set ...`.\n")
+    L.extend(runtime_report(study))
     L.append("## Plots\n")
     L.append("- `breakdown.png`: per-model time breakdown, both policies")
     L.append(f"- `timeline.png`: one {_label(*FOCUS)} frame, PL and PS activity, both policies")
@@ -390,7 +489,7 @@ def plot_timeline(by_policy: dict[str, dict[str, Any]], path: Path) -> None:
     plt = _plt()
     fig, axes = plt.subplots(len(by_policy), 1, figsize=(12, 2.2 * len(by_policy) + 0.6), squeeze=False)
     kind_color = {"pl": COLORS["pl_compute"], "ps": COLORS["ps_compute"], "transfer": COLORS["transfer"],
-                  "sync": COLORS["sync"]}
+                  "sync": COLORS["sync"], "host": COLORS["host_pre_post"]}
     for ax, (pol, r) in zip(axes[:, 0], sorted(by_policy.items())):
         rows = {"PL": 1, "PS": 0}
         for ev in r["timeline"]:
@@ -403,7 +502,8 @@ def plot_timeline(by_policy: dict[str, dict[str, Any]], path: Path) -> None:
                      f"latency {r['latency_ms']:.1f} ms, {r['fps']:.2f} fps", fontsize=9)
     axes[-1, 0].set_xlabel("ms since frame start")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in kind_color.values()]
-    fig.legend(handles, ["PL layer", "PS op", "transfer (cache)", "sync"], loc="upper right", fontsize=8, ncol=4)
+    fig.legend(handles, ["PL layer", "PS op", "transfer (cache)", "sync", "host pre/post"], loc="upper right",
+               fontsize=8, ncol=5)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable, Iterator
 
+from rtl.errors import UserError
 
-class IRError(ValueError):
+
+class IRError(UserError, ValueError):
     """A graph that cannot be built or shape-inferred (the message names the node)."""
 
 
@@ -58,7 +60,6 @@ class Op(str, Enum):
 
 
 ACTIVATIONS = frozenset({Op.RELU, Op.RELU6, Op.SIGMOID, Op.SWISH, Op.HSIGMOID, Op.HSWISH})
-POOLS = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL})
 ELEMENTWISE = frozenset({Op.ADD, Op.MUL}) | ACTIVATIONS | {Op.BATCHNORM}
 # Ops that only move or relabel data (no arithmetic).
 DATA_MOVEMENT = frozenset({Op.CONCAT, Op.SPLIT, Op.CHANNEL_SHUFFLE, Op.RESHAPE, Op.FLATTEN,
@@ -105,9 +106,6 @@ class Node:
     inputs: list[str]
     outputs: list[str]
     attrs: dict[str, Any] = field(default_factory=dict)
-
-    def attr(self, key: str, default: Any = None) -> Any:
-        return self.attrs.get(key, default)
 
 
 def _pair(v: Any) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .ir import Graph, IRError
+from .paths import describe_non_file
 
 
 class ModelError(IRError):
@@ -24,8 +25,10 @@ def load_model(name_or_path: str, input_size: int | None = None) -> Graph:
         raise ModelError(f"input size must be a positive number of pixels, not {input_size!r}")
     if is_onnx_path(name_or_path):
         path = Path(name_or_path)
-        if not path.is_file():
+        if not path.exists():
             raise ModelError(f"no such ONNX file {name_or_path!r}")
+        if not path.is_file():
+            raise ModelError(f"{name_or_path!r} {describe_non_file(path) or 'is not a regular file'}")
         if path.suffix.lower() != ".onnx":
             raise ModelError(f"{name_or_path!r} is not an .onnx file")
         try:
@@ -39,3 +42,13 @@ def load_model(name_or_path: str, input_size: int | None = None) -> Graph:
     except ZooError as e:
         hint = " (or give a path to an .onnx file)" if str(e).startswith("unknown model") else ""
         raise ModelError(f"{e}{hint}") from None
+
+
+def import_note(graph: Graph) -> str | None:
+    """One line saying which imported nodes were dropped because no graph output depends on them."""
+    dropped = graph.meta.get("dropped_nodes") or []
+    if not dropped:
+        return None
+    shown = ", ".join(dropped[:5]) + (f", ... ({len(dropped) - 5} more)" if len(dropped) > 5 else "")
+    return (f"note: dropped {len(dropped)} ONNX node(s) that no graph output depends on "
+            f"(not counted as work): {shown}")

@@ -8,9 +8,20 @@ table (``hwsim.config.Config.accel``), and returns a ``mapper.plan.Plan``:
   accelerator's ``pl_fused`` activations, canonical global pools) and its squeeze-and-excitation
   blocks are recognised (``find_se_blocks``).
 - An op runs on the PL iff its kind is in ``accel["pl_ops"]`` and it fits the engine's limits
-  (kernel, stride, channels, line-buffer width, weight buffer); every other op runs on the PS with
-  a one-line reason.  A 1x1 conv on a 1x1 map is an FC for this purpose.  Data-movement ops
+  (kernel, stride, channels, line-buffer width, weight buffer) and, when the caller passes one,
+  ``pl_check(graph, node)`` accepts it (``hwsim`` passes its tiler and ``rtl.contract.check_tile``,
+  so the op the cycle model cannot tile, e.g. a 1x7 conv, goes to the PS with the tiler's refusal
+  as its reason instead of aborting the estimate); every other op runs on the PS with a one-line
+  reason.  A 1x1 conv on a 1x1 map is an FC for this purpose.  Data-movement ops
   (concat, split, shuffle, reshape, flatten, dropout, transpose) ride with their producer.
+- ``accel["replace_sigmoid"]`` (the Vitis AI quantiser's activation replacement; default ``"none"``):
+  ``"all"``, every sigmoid becomes a hard-sigmoid and every swish a hard-swish before placement
+  (``replace_sigmoid``), so they fuse and place as the hard versions, and a PS reason names the
+  replacement; ``"except_se"``, the same except inside SE blocks, whose activations stay float.
+- ``accel["placement"] = "compiler"`` (the DPU: its compiler assigns every op the DPU supports to it
+  and the rest to the CPU, UG1414 "Currently Supported Operators"): SE blocks are placed op by op
+  like everything else, whatever the policy.  Otherwise (this project's own array, whose software
+  the user writes) the policy places them:
 - Policy ``naive`` (the founding deployment): every SE block runs whole on the PS, so the block's
   feature map crosses PL->PS and the scaled map crosses PS->PL.  Policy ``optimized``: the SE's
   global pool stays on the PL, only the C-vector crosses to the PS for the FCs and the gate, the
@@ -26,7 +37,7 @@ table (``hwsim.config.Config.accel``), and returns a ``mapper.plan.Plan``:
 from __future__ import annotations
 
 from math import ceil
-from typing import Any
+from typing import Any, Callable
 
 from rtl.params import ParamError, PEArrayParams
 
@@ -43,7 +54,18 @@ _WINDOWED = (Op.DWCONV, Op.MAXPOOL, Op.AVGPOOL)   # ops on the depthwise engine'
 # PEArrayParams): a plan depends on nothing else, so callers may cache plans keyed on these
 # (hwsim sweep does, per worker).  Keep in step with _accel_limits / pl_reason / prepare below.
 ACCEL_FIELDS = ("pl_ops", "pl_fused", "max_kernel", "dw_kernels", "max_width", "max_channels",
-                "wbuf_depth", "icp")
+                "wbuf_depth", "icp", "replace_sigmoid", "placement")
+PLACEMENTS = ("policy", "compiler")
+REPLACE_MODES = ("none", "all", "except_se")      # accel.replace_sigmoid
+# What the quantiser's replacement turns each activation into (vai_q_tensorflow2, UG1414 3.0
+# "vai_q_tensorflow2 Supported Operations and APIs": "If 'activation' is 'sigmoid' or 'swish', will be
+# converted to hard-sigmoid or hard-swish and then be quantized by default").
+REPLACED = {Op.SIGMOID: Op.HSIGMOID, Op.SWISH: Op.HSWISH}
+
+
+# Why the PL cannot run a node that passed pl_reason, or None: the caller's own answer (hwsim's
+# tiler and rtl.contract.check_tile), so the mapper needs no import of the cycle model.
+PLCheck = Callable[[Graph, Node], "str | None"]
 
 
 class PartitionError(IRError):
@@ -60,6 +82,10 @@ def _accel_limits(accel: dict[str, Any]) -> tuple[PEArrayParams, frozenset[Op], 
             raise PartitionError(f"accelerator description has no {key!r} field")
     if not isinstance(accel["pl_ops"], list):
         raise PartitionError(f"accel.pl_ops must be a list of op kinds, not {accel['pl_ops']!r}")
+    for key, allowed in (("replace_sigmoid", REPLACE_MODES), ("placement", PLACEMENTS)):
+        if key in accel and accel[key] not in allowed:
+            want = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
+            raise PartitionError(f"accel.{key} must be {want}, not {accel[key]!r}")
     mk = accel["max_kernel"]
     if isinstance(mk, bool) or not isinstance(mk, int) or mk < 1:
         raise PartitionError(f"accel.max_kernel must be a positive integer, not {mk!r}")
@@ -68,6 +94,37 @@ def _accel_limits(accel: dict[str, Any]) -> tuple[PEArrayParams, frozenset[Op], 
     except IRError as e:
         raise PartitionError(f"accel.pl_ops: {e}") from None
     return pe, kinds, mk
+
+
+def replace_sigmoid(g: Graph, mode: str = "all") -> Graph:
+    """``g`` recognised (``prepare`` without folding or fusion: ``x * sigmoid(x)`` is a swish) with
+    every sigmoid a hard-sigmoid and every swish a hard-swish (``REPLACED``), each replaced node marked
+    ``attrs["replaced"]``; with ``mode == "except_se"`` the activations inside squeeze-and-excitation
+    blocks stay as they are, marked ``attrs["kept"]``.
+
+    A hard-sigmoid followed by a multiply is one DPU op (a Xilinx engineer in Xilinx/Vitis-AI issue
+    #1113, measured.md), as is a conv with a fused hard-swish (UG1414 3.0 conv2d activations)."""
+    g = prepare(g, [])
+    keep = {name for b in find_se_blocks(g) for name in b.nodes} if mode == "except_se" else set()
+    for n in g.nodes:
+        if n.op in REPLACED:
+            if n.name in keep:
+                n.attrs["kept"] = n.op.value
+                continue
+            n.attrs["replaced"] = n.op.value
+            n.op = REPLACED[n.op]
+    return g
+
+
+def _replaced(n: Node) -> str:
+    """`` (sigmoid replaced by hsigmoid: accel.replace_sigmoid)`` for a replaced node, the reason an SE
+    activation was kept, else ``""``."""
+    was = n.attrs.get("replaced")
+    if was:
+        return f" ({was} replaced by {n.op}: accel.replace_sigmoid)"
+    if n.attrs.get("kept"):
+        return " (inside an SE block, not replaced: accel.replace_sigmoid = except_se)"
+    return ""
 
 
 def pl_reason(g: Graph, n: Node, pe: PEArrayParams, pl_ops: frozenset[Op], max_kernel: int) -> str | None:
@@ -80,7 +137,11 @@ def pl_reason(g: Graph, n: Node, pe: PEArrayParams, pl_ops: frozenset[Op], max_k
                 f"is not supported by the depthwise engine")
     kind = Op.DWCONV if dw else n.op
     if kind not in pl_ops:
-        return f"{kind} not in accel.pl_ops"
+        return f"{kind}{_replaced(n)} not in accel.pl_ops"
+    if kind == Op.MUL:
+        shapes = [g.shape(t) for t in n.inputs]
+        if not (len(shapes) == 2 and any(len(s) == 4 and s[2] == s[3] == 1 for s in shapes)):
+            return "multiply of two full maps: the PL's multiply is the channel-wise scale (one operand N x C x 1 x 1)"
     x = g.in_shape(n)
     y = g.out_shape(n)
     chans = max(x[1] if len(x) > 1 else 1, y[1] if len(y) > 1 else 1)
@@ -114,10 +175,11 @@ def pl_reason(g: Graph, n: Node, pe: PEArrayParams, pl_ops: frozenset[Op], max_k
 
 
 def _place(g: Graph, se_blocks: list[SEBlock], policy: str, pe: PEArrayParams, pl_ops: frozenset[Op],
-           max_kernel: int) -> tuple[dict[str, Device], dict[str, str]]:
-    """Node -> device, and node -> reason for every PS node."""
+           max_kernel: int, pl_check: PLCheck | None = None,
+           compiler: bool = False) -> tuple[dict[str, Device], dict[str, str]]:
+    """Node -> device, and node -> reason for every PS node (``compiler``: SE blocks op by op)."""
     forced: dict[str, tuple[Device, str]] = {}
-    for b in se_blocks:
+    for b in [] if compiler else se_blocks:
         if policy == "naive":
             for name in b.nodes:
                 forced[name] = ("PS", f"SE block {b.index} (naive policy)")
@@ -142,7 +204,7 @@ def _place(g: Graph, se_blocks: list[SEBlock], policy: str, pe: PEArrayParams, p
             dev = device[src.name] if src is not None else "PS"   # the frame itself sits on the PS
             why = "data movement with its producer" if dev == "PS" else ""
         else:
-            r = pl_reason(g, n, pe, pl_ops, max_kernel)
+            r = pl_reason(g, n, pe, pl_ops, max_kernel) or (pl_check(g, n) if pl_check else None)
             dev, why = ("PS", r) if r else ("PL", "")
         device[n.name] = dev
         if dev == "PS":
@@ -207,14 +269,17 @@ def _check(g: Graph, segs: list[Segment], transfers: list[Transfer]) -> None:
             raise PartitionError(f"internal: transfer of {tr.tensor!r} runs backwards ({tr.src} -> {tr.dst})")
 
 
-def partition(graph: Graph, accel: dict[str, Any], policy: str = "naive") -> Plan:
-    """Place ``graph`` on the PL/PS of an accelerator described by ``accel`` (see the module doc)."""
+def partition(graph: Graph, accel: dict[str, Any], policy: str = "naive", pl_check: PLCheck | None = None) -> Plan:
+    """Place ``graph`` on the PL/PS of an accelerator described by ``accel`` (see the module doc);
+    ``pl_check(graph, node)`` is the caller's last word on a node the PL limits accept."""
     if policy not in POLICIES:
         raise PartitionError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
     pe, pl_ops, max_kernel = _accel_limits(accel)
-    g = prepare(graph, accel.get("pl_fused", []))
+    rs = accel.get("replace_sigmoid", "none")
+    g = prepare(replace_sigmoid(graph, rs) if rs != "none" else graph, accel.get("pl_fused", []))
     se_blocks = find_se_blocks(g)
-    device, reasons = _place(g, se_blocks, policy, pe, pl_ops, max_kernel)
+    device, reasons = _place(g, se_blocks, policy, pe, pl_ops, max_kernel, pl_check,
+                             compiler=accel.get("placement") == "compiler")
     segs = _segments(g, device, reasons)
     transfers = _transfers(g, segs)
     _check(g, segs, transfers)

@@ -264,11 +264,6 @@ def _global_pool(g: Graph, n: Node, links: _Links) -> bool:
     return True
 
 
-def global_pools(g: Graph) -> bool:
-    """An unpadded average pool whose window covers the whole map is a global average pool."""
-    return _rewrite_each(g, _global_pool, _GLOBAL_POOL_OPS)
-
-
 _CHANNEL_SHUFFLE_OPS = frozenset(_RESHAPES)
 
 

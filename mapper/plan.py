@@ -29,13 +29,12 @@ class Transfer:
     dst: int                          # consuming segment index (len(segments): the frame's output)
     tensor: str
     bytes: int
+    src_device: Device                # where the tensor is (no default: a PL->PS transfer must say so)
+    dst_device: Device
 
     @property
     def direction(self) -> str:
         return "PS->PL" if self.src_device == "PS" else "PL->PS"
-
-    src_device: Device = "PS"
-    dst_device: Device = "PL"
 
     def to_json(self) -> dict[str, Any]:
         return {"from": self.src_device, "to": self.dst_device, "tensor": self.tensor,

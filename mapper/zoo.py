@@ -31,10 +31,12 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from rtl.errors import UserError
+
 from .ir import Graph, IRError, Op
 
 
-class ZooError(ValueError):
+class ZooError(UserError, ValueError):
     """An unknown model name or an option the model does not take (one-line message)."""
 
 
@@ -337,6 +339,35 @@ def _squeezenet(version: str) -> _Builder:
 
 
 # ---------------------------------------------------------------------------------------------
+# ResNet
+# ---------------------------------------------------------------------------------------------
+
+# He et al. 2016 (arXiv:1512.03385) Table 1 / torchvision resnet.py: bottleneck blocks per stage
+# and their widths (the block outputs 4x the width); the stride sits on the 3x3 conv (torchvision's
+# "ResNet V1.5"), and a stage's first block projects the shortcut with a strided 1x1 conv + BN.
+_RESNET = {"resnet50": (3, 4, 6, 3)}
+
+
+def _resnet(blocks: tuple[int, ...]) -> _Builder:
+    def build(net: _Net, _width: float) -> str:
+        g = net.g
+        x = net.conv_bn("input", "stem", 64, 7, 2, Op.RELU)
+        x = g.add(Op.MAXPOOL, x, "stem.pool", k=3, stride=2, pad=1)
+        for s, (n, width) in enumerate(zip(blocks, (64, 128, 256, 512)), 1):
+            for i in range(n):
+                stride = 2 if s > 1 and i == 0 else 1
+                name = f"s{s}.b{i}"
+                y = net.conv_bn(x, f"{name}.conv1", width, 1, 1, Op.RELU)
+                y = net.conv_bn(y, f"{name}.conv2", width, 3, stride, Op.RELU)
+                y = net.conv_bn(y, f"{name}.conv3", 4 * width, 1, 1)
+                short = x if i > 0 else net.conv_bn(x, f"{name}.down", 4 * width, 1, stride)
+                y = g.add(Op.ADD, [y, short], f"{name}.add")
+                x = g.add(Op.RELU, y, f"{name}.relu")
+        return net.classifier(x)
+    return build
+
+
+# ---------------------------------------------------------------------------------------------
 # registry
 # ---------------------------------------------------------------------------------------------
 
@@ -384,6 +415,10 @@ for _k in ("1_0", "1_1"):
     _register(f"squeezenet{_k}", 224, "squeezenet",
               "Iandola et al. 2016 (arXiv:1602.07360); " + _REF_TV.format("squeezenet"),
               _squeezenet(_k))
+
+for _k, _b in _RESNET.items():
+    _register(_k, 224, "resnet", "He et al. 2016 (arXiv:1512.03385) Table 1; " + _REF_TV.format("resnet"),
+              _resnet(_b))
 
 _WIDTH_NAME = re.compile(r"^(mobilenet_v[12])_(\d+(?:\.\d+)?)$")
 

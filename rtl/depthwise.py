@@ -3,7 +3,7 @@ the pixel-wise modes per-channel scale (SE), global average pool and residual ad
 width (``params.ew_lanes`` / ``params.add_lanes`` lanes), INT8.
 
 Interface: ``rtl.layout`` (cfg, start, busy, s, m).  Stream packing and arithmetic of every mode:
-``rtl.golden_dw`` (per tile: the activation LUT (DW, MAXPOOL, AVGPOOL, GAP) or the per-tensor
+``rtl.golden_dw``, sizes ``rtl.contract`` (per tile: the activation LUT (DW, MAXPOOL, AVGPOOL, GAP) or the per-tensor
 header (SCALE: shift; ADD: ma, mb, shift); per channel group: the parameter block (DW: kmax*kmax
 taps per lane + requantisation fields; MAXPOOL/AVGPOOL/GAP: int32 bias, uint16 mult, uint8 shift
 per lane; SCALE: uint16 s per lane; ADD: none), right-aligned in its beats, then the pixels).
@@ -57,20 +57,18 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 
-from .golden_dw import RQ_BYTES, block_beats, header_beats
+from .contract import (BIAS_WIDTH, CFG_BITS, DW_LATENCY, DW_PIPE_STAGES, EW_LATENCY, EW_SHIFT_WIDTH,
+                       MULT_WIDTH, RQ_BYTES, SHIFT_WIDTH, block_beats, gap_chunks, header_beats, lut_beats,
+                       lut_word_bytes, shadow_beats)
 from .layout import engine_signature
 from .params import Mode, ParamError, PEArrayParams
-from .postproc import BIAS_WIDTH, MULT_WIDTH, SHIFT_WIDTH, PostProc, lut_beats, lut_word_bytes
+from .postproc import PostProc
 
-PIPE_STAGES = 3                          # window, products, sum/accumulate
-LATENCY = PIPE_STAGES + PostProc.LATENCY  # cycles from a step to its output beat (rtl.cycles.DW_LATENCY)
-EW_LATENCY = 4                           # SCALE / ADD: input, products, shift, output (rtl.cycles.EW_LATENCY)
-EW_SHIFT_WIDTH = 5                       # SCALE / ADD per-tensor shift 0..31
+# the pipeline depths and stream sizes are the RTL contract (rtl.contract), which rtl.cycles counts with
+PIPE_STAGES = DW_PIPE_STAGES             # window, products, sum/accumulate
+LATENCY = DW_LATENCY                     # cycles from a step to its output beat
 
-
-def gap_chunks(p: PEArrayParams) -> int:
-    """PostProc passes (of dw_channels lanes) that post-process one GAP group's ew_lanes sums."""
-    return -(-p.ew_lanes // p.dw_channels)
+__all__ = ["DepthwiseEngine", "EW_LATENCY", "LATENCY", "PIPE_STAGES", "gap_chunks"]
 
 
 class DepthwiseEngine(wiring.Component):
@@ -96,22 +94,22 @@ class DepthwiseEngine(wiring.Component):
         n_lut = lut_beats(nb)
         bb = {md: block_beats(p, md) for md in Mode if md != Mode.CONV}
         hb = {md: header_beats(p, md) for md in Mode if md != Mode.CONV}
-        sb = max(bb[Mode.DW], bb[Mode.MAXPOOL], bb[Mode.GAP], hb[Mode.SCALE] + bb[Mode.SCALE], hb[Mode.ADD])
+        sb = shadow_beats(p)
         pbytes = sb * nb
         hold_max = PIPE_STAGES + NQ - 1
 
         m.submodules.pp = pp = PostProc(d, p.acc_width, lw)
 
         # ---- configuration, latched at start (SCALE/GAP/ADD run as a 1x1 window, stride 1, no pad)
-        mode = Signal(3)
-        cin = Signal(13)
-        h = Signal(12)
-        w = Signal(12)
-        k = Signal(3)
-        stride = Signal(2)
-        pad = Signal(2)
-        clamp_lo = Signal(signed(8))
-        clamp_hi = Signal(signed(8))
+        mode = Signal(CFG_BITS["mode"])
+        cin = Signal(CFG_BITS["cin"])
+        h = Signal(CFG_BITS["h"])
+        w = Signal(CFG_BITS["w"])
+        k = Signal(CFG_BITS["k"])
+        stride = Signal(CFG_BITS["stride"])
+        pad = Signal(CFG_BITS["pad"])
+        clamp_lo = Signal(signed(CFG_BITS["clamp_lo"]))
+        clamp_hi = Signal(signed(CFG_BITS["clamp_hi"]))
         lut_en = Signal()
         oh = Signal(13)
         ow = Signal(13)

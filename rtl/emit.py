@@ -16,8 +16,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from amaranth.back import verilog
-from amaranth.hdl import Shape
+from .errors import missing_extra
+
+try:
+    from amaranth.back import verilog
+    from amaranth.hdl import Shape
+except ImportError:          # the [rtl] extra: `hwsim rtl` / `synth --yosys` say so in one line
+    raise missing_extra("Amaranth (the Verilog generator)") from None
 
 from .layout import LayerConfig
 from .params import PEArrayParams

@@ -33,9 +33,9 @@ out as zeros).  Every block below is right-aligned in its beats (zero bytes firs
 byte is the top lane of its last beat).  The input stream of a tile is:
 
     LUT      DW, MAXPOOL, AVGPOOL, GAP (the modes whose outputs go through the post-processing
-             stage): ``rtl.postproc.lut_beats(B)`` beats, once per tile (before group 0), always
+             stage): ``rtl.contract.lut_beats(B)`` beats, once per tile (before group 0), always
              sent (ignored unless ``lut_en``): beat a carries entries a*W .. a*W+W-1 in its lowest
-             lanes, W = ``lut_word_bytes(B)``.  SCALE and ADD send no LUT.
+             lanes, W = ``rtl.contract.lut_word_bytes(B)``.  SCALE and ADD send no LUT.
     header   per-tensor parameters, once per tile (before group 0), ``header_beats`` beats:
                SCALE: uint8 shift                                           (1 byte)
                ADD:   int16 ma, int16 mb (little-endian), uint8 shift      (5 bytes)
@@ -64,76 +64,10 @@ from math import ceil
 
 import numpy as np
 
-from .golden import requantize
-from .golden_pw import MAX_SHIFT, Case, check_qparams, lut_block, pack_beats
+from .contract import (DW_MODES, EW_MAX_SHIFT, LUT_MODES, MAX_SHIFT, WINDOW_MODES, block_beats, check_tile,
+                       group_lanes, header_beats, uses_lut, window)
+from .golden import Case, check_qparams, lut_block, pack_beats, requantize
 from .params import Mode, ParamError, PEArrayParams, TileSpec
-
-DW_MODES = (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL, Mode.SCALE, Mode.GAP, Mode.ADD)
-WINDOW_MODES = (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL)
-PIXEL_MODES = (Mode.SCALE, Mode.GAP, Mode.ADD)
-LUT_MODES = (Mode.DW, Mode.MAXPOOL, Mode.AVGPOOL, Mode.GAP)   # outputs through rtl.postproc (LUT sent)
-RQ_BYTES = 7            # per channel: int32 bias, uint16 mult, uint8 shift
-EW_MAX_SHIFT = 31       # SCALE / ADD per-tensor shift (5 bits)
-HEADER_BYTES = {Mode.SCALE: 1, Mode.ADD: 5}
-
-
-def group_lanes(p: PEArrayParams, mode: Mode) -> int:
-    """Channels per channel group (and per pixel beat) of a mode."""
-    mode = Mode(mode)
-    if mode in (Mode.SCALE, Mode.GAP):
-        return p.ew_lanes
-    if mode == Mode.ADD:
-        return p.add_lanes
-    return p.dw_channels
-
-
-def taps_per_lane(p: PEArrayParams, mode: Mode) -> int:
-    """INT8 taps per lane in a DW channel group's parameter block (other modes: 0)."""
-    return p.kmax * p.kmax if Mode(mode) == Mode.DW else 0
-
-
-def block_bytes(p: PEArrayParams, mode: Mode) -> int:
-    """Bytes of one channel group's parameter block (see the module docstring)."""
-    mode = Mode(mode)
-    if mode in WINDOW_MODES:
-        return p.dw_channels * (taps_per_lane(p, mode) + RQ_BYTES)
-    if mode == Mode.GAP:
-        return p.ew_lanes * RQ_BYTES
-    if mode == Mode.SCALE:
-        return 2 * p.ew_lanes
-    return 0
-
-
-def block_beats(p: PEArrayParams, mode: Mode) -> int:
-    return ceil(block_bytes(p, mode) / p.in_bytes)
-
-
-def header_bytes(mode: Mode) -> int:
-    """Bytes of the per-tensor header a tile sends once, before group 0."""
-    return HEADER_BYTES.get(Mode(mode), 0)
-
-
-def header_beats(p: PEArrayParams, mode: Mode) -> int:
-    return ceil(header_bytes(mode) / p.in_bytes)
-
-
-def uses_lut(mode: Mode) -> bool:
-    """Whether the tile's stream starts with the activation LUT."""
-    return Mode(mode) in LUT_MODES
-
-
-def param_bytes(p: PEArrayParams, mode: Mode, channels: int) -> int:
-    """Parameter bytes a tile of ``channels`` channels streams ahead of / between its pixels: the
-    LUT (256 bytes, LUT modes), the per-tensor header and one block per channel group."""
-    return ((256 if uses_lut(mode) else 0) + header_bytes(mode)
-            + ceil(channels / group_lanes(p, mode)) * block_bytes(p, mode))
-
-
-def window(mode: Mode, k: int, stride: int, pad: int) -> tuple[int, int, int]:
-    """The (k, stride, pad) the engine runs: SCALE, GAP and ADD are pixel-wise (1, 1, 0)."""
-    if Mode(mode) in (Mode.SCALE, Mode.GAP, Mode.ADD):
-        return 1, 1, 0
-    return k, stride, pad
 
 
 def accumulate(mode: Mode, x: np.ndarray, *, k: int = 1, stride: int = 1, pad: int = 0,
@@ -275,7 +209,6 @@ def dw_tile_case(p: PEArrayParams, tile: TileSpec, x: np.ndarray, bias=0, mult=1
 
     SCALE: ``taps`` = s (C,) uint16, ``shift`` per tensor; ADD: ``taps`` = (ma, mb), ``shift`` per
     tensor; both take no bias, mult or LUT."""
-    from .cycles import check_tile
     check_tile(p, tile)
     mode = Mode(tile.mode)
     if not -128 <= clamp_lo <= clamp_hi <= 127:
@@ -346,7 +279,6 @@ def dw_case(p: PEArrayParams, tile: TileSpec, rng: np.random.Generator, *,
             if rng.random() < 0.15:
                 taps[int(rng.integers(2))] = -(1 << 15)
             b = rng.integers(-128, 128, size=(h, w, cin))
-        from .cycles import check_tile
         check_tile(p, tile)
         return dw_tile_case(p, tile, x, 0, 1, shift, taps=taps, b=b, clamp_lo=clamp[0], clamp_hi=clamp[1])
     if mode == Mode.DW:
@@ -354,7 +286,6 @@ def dw_case(p: PEArrayParams, tile: TileSpec, rng: np.random.Generator, *,
     if mode == Mode.MAXPOOL:
         bias, mult, shift = 0, 1, 0
     else:
-        from .cycles import check_tile
         check_tile(p, tile)          # before the golden touches an impossible shape
         bias, mult, shift = _requant_for(accumulate(mode, x, k=k, stride=stride, pad=pad, taps=taps, b=b), rng)
     if use_lut is None:

@@ -10,7 +10,7 @@ output-channel groups):
 
 1. Activation LUT, always (``tile_cycles`` knows no ``lut_en``; send zeros when it is off):
    ``256 / LW`` beats, beat a carries entries ``a*LW .. a*LW+LW-1`` in its lowest lanes,
-   ``LW = rtl.postproc.lut_word_bytes(B)``.
+   ``LW = rtl.contract.lut_word_bytes(B)``.
 2. For each output-channel group g (the activations are streamed again for every group):
    a. weights: S entries of ``ICP * OCP`` bytes, byte ``i * OCP + o`` of entry s is
       ``W[s*ICP + i, g*OCP + o]`` (0 beyond R or cout); each entry takes ``ceil(ICP*OCP / B)``
@@ -27,86 +27,26 @@ output-channel groups):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from math import ceil
 
 import numpy as np
 
-from .cycles import check_tile
-from .golden import requantize
+from .contract import CONV_QREC_BYTES, MAX_SHIFT, check_tile, lut_word_bytes
+from .golden import Case, check_qparams, lut_block, pack_beats, requantize, unpack_beat
 from .params import Mode, ParamError, PEArrayParams, TileSpec
 
-MAX_SHIFT = 47   # rtl.postproc.MAX_SHIFT (kept free of the Amaranth import)
-
-
-def lut_word_bytes(beat_bytes: int) -> int:
-    """Same as ``rtl.postproc.lut_word_bytes`` (numpy-only import path)."""
-    return 1 << (min(beat_bytes, 256).bit_length() - 1)
-
-
-@dataclass
-class Case:
-    """One tile's worth of stimulus and expected response, for any engine mode."""
-
-    params: PEArrayParams
-    tile: TileSpec
-    cfg: dict[str, int]              # rtl.layout.LayerConfig field values
-    in_beats: list[int]              # input beat data words; ``last`` on the final one
-    out_beats: list[int]             # expected output beat data words; ``last`` on the final one
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)   # the tensors behind the beats
-
-    def to_json(self) -> dict:
-        return {"params": self.params.to_dict(), "tile": {
-            "mode": int(self.tile.mode), "cin": self.tile.cin, "cout": self.tile.cout, "h": self.tile.h,
-            "w": self.tile.w, "k": self.tile.k, "stride": self.tile.stride, "pad": self.tile.pad},
-            "cfg": dict(self.cfg), "in_beats": [hex(b) for b in self.in_beats],
-            "out_beats": [hex(b) for b in self.out_beats]}
-
-
-def pack_beats(byts: np.ndarray, beat_bytes: int) -> list[int]:
-    """Little-endian pack of a byte vector into beats of ``beat_bytes`` lanes (last beat zero-filled)."""
-    b = np.asarray(byts, dtype=np.int64).astype(np.uint8).reshape(-1)
-    nb = max(1, ceil(b.size / beat_bytes))
-    buf = np.zeros(nb * beat_bytes, dtype=np.uint8)
-    buf[:b.size] = b
-    return [int.from_bytes(buf[i * beat_bytes:(i + 1) * beat_bytes].tobytes(), "little") for i in range(nb)]
-
-
-def unpack_beat(word: int, nbytes: int) -> np.ndarray:
-    """Byte lanes of one beat as signed INT8."""
-    return np.frombuffer(int(word).to_bytes(nbytes, "little"), dtype=np.int8).astype(np.int64)
-
-
-def lut_block(lut: np.ndarray | None, beat_bytes: int) -> list[int]:
-    """The LUT part of a parameter block (zeros if no LUT)."""
-    lw = lut_word_bytes(beat_bytes)
-    table = np.zeros(256, dtype=np.int64) if lut is None else np.asarray(lut, dtype=np.int64)
-    if table.shape != (256,):
-        raise ParamError(f"activation LUT must have 256 entries, not shape {table.shape}")
-    beats = []
-    for a in range(256 // lw):
-        beats += pack_beats(table[a * lw:(a + 1) * lw], beat_bytes)
-    return beats
+__all__ = ["Case", "MAX_SHIFT", "check_qparams", "conv_beats", "conv_case", "conv_golden", "im2col",
+           "lut_block", "lut_word_bytes", "pack_beats", "qparam_block", "unpack_beat"]
 
 
 def qparam_block(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray, beat_bytes: int) -> list[int]:
     """Per-channel records of 8 bytes: int32 bias, uint16 mult, uint8 shift, 0."""
-    rec = np.zeros((len(bias), 8), dtype=np.uint8)
+    rec = np.zeros((len(bias), CONV_QREC_BYTES), dtype=np.uint8)
     for o, (b, m, s) in enumerate(zip(bias, mult, shift)):
         rec[o, 0:4] = np.frombuffer(int(b).to_bytes(4, "little", signed=True), dtype=np.uint8)
         rec[o, 4:6] = np.frombuffer(int(m).to_bytes(2, "little"), dtype=np.uint8)
         rec[o, 6] = int(s)
     return pack_beats(rec.reshape(-1), beat_bytes)
-
-
-def check_qparams(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> None:
-    """Raise ParamError for quantisation parameters the post-processing stage cannot hold."""
-    if np.any((bias < -(1 << 31)) | (bias >= 1 << 31)):
-        raise ParamError(f"bias must fit int32, got range [{bias.min()}, {bias.max()}]")
-    if np.any((mult < 0) | (mult >= 1 << 16)):
-        raise ParamError(f"requantisation multiplier must be 0..65535, got range [{mult.min()}, {mult.max()}]")
-    if np.any((shift < 0) | (shift > MAX_SHIFT)):
-        raise ParamError(f"requantisation shift must be 0..{MAX_SHIFT}, got range [{shift.min()}, {shift.max()}]")
 
 
 def im2col(img: np.ndarray, k: int, stride: int = 1, pad: int = 0) -> np.ndarray:

@@ -18,21 +18,11 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
+from .contract import CFG_FIELDS
 from .params import PEArrayParams
 
-LayerConfig = data.StructLayout({
-    "mode": unsigned(3),        # rtl.params.Mode
-    "cin": unsigned(13),        # input channels (depthwise modes: channels of the tile)
-    "cout": unsigned(13),       # output channels
-    "h": unsigned(12),          # CONV: output pixel rows of the tile; other modes: input rows
-    "w": unsigned(12),          # CONV: output pixel columns; other modes: input columns
-    "k": unsigned(3),           # kernel size (window side)
-    "stride": unsigned(2),
-    "pad": unsigned(2),         # symmetric zero padding (depthwise/pool modes)
-    "clamp_lo": signed(8),      # activation clamp after requantisation: ReLU -> 0, ReLU6 -> q(6)
-    "clamp_hi": signed(8),
-    "lut_en": unsigned(1),      # pass the requantised value through the 256-entry activation LUT
-})
+# the configuration fields (names, widths, what each carries) are the RTL contract
+LayerConfig = data.StructLayout({name: (signed if sg else unsigned)(width) for name, width, sg in CFG_FIELDS})
 
 
 def Beat(nbytes: int) -> data.StructLayout:

@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from enum import IntEnum
 
+from .errors import UserError
 
-class ParamError(ValueError):
+
+class ParamError(UserError, ValueError):
     """An accelerator or tile description that the hardware cannot be built for or run."""
 
 

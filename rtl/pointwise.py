@@ -46,15 +46,16 @@ from amaranth.lib.memory import Memory
 
 from .layout import engine_signature
 from .params import PEArrayParams
-from .postproc import BIAS_WIDTH, MULT_WIDTH, SHIFT_WIDTH, PostProc, lut_word_bytes, mul_shift_add
+from .contract import BIAS_WIDTH, CFG_BITS, CONV_QREC_BYTES, MULT_WIDTH, SHIFT_WIDTH, lut_beats, lut_word_bytes
+from .postproc import PostProc, mul_shift_add
 
-QREC = 8                        # bytes per channel quantisation record
+QREC = CONV_QREC_BYTES          # bytes per channel quantisation record (rtl.contract)
 
 
 def conv_stream_constants(p: PEArrayParams) -> dict[str, int]:
     """Beats per weight entry (WPB), per quantisation block (QB) and for the LUT (LB)."""
     b = p.in_bytes
-    return {"WPB": ceil(p.icp * p.ocp / b), "QB": ceil(QREC * p.ocp / b), "LB": 256 // lut_word_bytes(b)}
+    return {"WPB": ceil(p.icp * p.ocp / b), "QB": ceil(QREC * p.ocp / b), "LB": lut_beats(b)}
 
 
 PACK_SHIFT = 18     # the low product's field: |x * w| <= 2^14 fits 18 signed bits with room to spare
@@ -98,9 +99,9 @@ class PointwiseArray(wiring.Component):
         kk = mul_shift_add(self.cfg.k, self.cfg.k, 3)
         r_total = Signal(range(49 * 8191 + 1))           # R = k*k*cin
         n_total = Signal(range(4095 * 4095 + 1))         # N = h*w
-        cout = Signal(13)
-        clamp_lo = Signal(signed(8))
-        clamp_hi = Signal(signed(8))
+        cout = Signal(CFG_BITS["cout"])
+        clamp_lo = Signal(signed(CFG_BITS["clamp_lo"]))
+        clamp_hi = Signal(signed(CFG_BITS["clamp_hi"]))
         lut_en = Signal()
 
         # ---- counters

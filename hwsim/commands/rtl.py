@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..errors import HwsimError
 
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     pe = cfg.pe
     out = Path(args.out)
     if out.exists() and not out.is_dir():

@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..rtlcheck import parse_spec, rtl_check
     spec = parse_spec(args.layer)            # a bad spec fails before any build
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     r = rtl_check(spec, cfg, args.sim, args.seed)
     if args.json:
         print_json(r)

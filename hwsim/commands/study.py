@@ -22,9 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..study import format_table, run, table_rows
-    check_fit(load(args.board, args.accel, args.overrides), args.overrides, args.no_fit_check)
+    check_fit(load(args.board, args.accel, args.overrides, runtime=args.runtime), args.overrides, args.no_fit_check)
     out = Path(args.out)
-    study = run(out, board=args.board, accel=args.accel, overrides=tuple(args.overrides), progress=not args.json)
+    study = run(out, board=args.board, accel=args.accel, overrides=tuple(args.overrides), progress=not args.json,
+                runtime=args.runtime)
+    from ..study import FOCUS
+    from ..trace import write_trace
+    trace = write_trace(next(r for r in study["runs"] if r["model"] == FOCUS[0] and r["policy"] == "naive"),
+                        out / "trace.json")
     rows = table_rows(study["runs"])
     if args.json:
         print_json({"board": study["board"], "accel": study["accel"], "out": str(out),
@@ -36,5 +41,10 @@ def _run(args: argparse.Namespace) -> int:
         r = w["result"]
         fit = "" if w["fit"]["fits"] else f"  does NOT fit ({', '.join(w['fit']['over'])} over)"
         print(f"what-if {w['label']:<58} {r['fps']:6.2f} fps  latency {r['latency_ms']:7.1f} ms{fit}")
-    print(f"\nwrote {out}/report.md, results.json, breakdown.png, timeline.png, roofline.png")
+    print()
+    for x in study["runtimes"]:
+        r, i = x["result"], x["interaction_ms"]
+        print(f"runtime {x['runtime']:<10} {x['variant']:<37} {r['fps']:6.2f} fps  latency {r['latency_ms']:7.1f} ms  "
+              f"PS<->PL interaction {i['total']:6.1f} ms ({100 * i['share']:2.0f}%)  host pre/post {i['host_pre_post']:.1f} ms")
+    print(f"\nwrote {out}/report.md, results.json, breakdown.png, timeline.png, roofline.png, {trace.name}")
     return 0

@@ -44,7 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import sweep
+    from ..errors import HwsimError
 
+    if args.runtime is not None:
+        raise HwsimError("hwsim sweep runs the board's default_runtime; sweep or set a profile's fields with "
+                         "--grid runtime.KEY=V1,V2 or --set runtime.KEY=VALUE instead of --runtime")
     evaluator = sweep.DefaultEvaluator()
     spec = sweep.Sweep.create(args.models, [s.strip() for s in args.policy.split(",")], args.grid, evaluator,
                               board=args.board, accel=args.accel, overrides=args.overrides,

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import HwsimError
     from ..resources import activation_buffer_bram36
 
-    cfg = load(args.board, args.accel, args.overrides)
+    cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
     pe, board = cfg.pe, cfg.board
     est = estimate(pe)
     if est["dsp"] > board["dsp"]:     # cannot be placed at all: no point running Yosys for minutes

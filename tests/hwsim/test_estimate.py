@@ -25,7 +25,7 @@ def hand_plan() -> Plan:
 
 
 def test_breakdown_layers_and_transfers_add_up():
-    cfg = load("ultra96v1")
+    cfg = load("ultra96v1", overrides=["runtime.invocation=segment"])
     e = estimate_plan(hand_plan(), cfg)
     j = e.to_json()
     assert set(j["breakdown_ms"]) == set(BREAKDOWN)
@@ -41,7 +41,8 @@ def test_breakdown_layers_and_transfers_add_up():
     assert math.fsum(l["time_ms"] for l in ps) == j["breakdown_ms"]["ps_compute"]
     assert math.fsum(t["time_ms"] for t in j["transfers"]) == j["breakdown_ms"]["transfer"]
     assert math.fsum(s["time_ms"] for s in j["syncs"]) == j["breakdown_ms"]["sync"]
-    # one PL segment: one start and one completion
+    assert math.fsum(h["time_ms"] for h in j["host"]) == j["breakdown_ms"]["host_pre_post"]
+    # one PL segment, invoked per segment: one start and one completion
     assert [s["event"] for s in j["syncs"]] == ["start", "done"]
     assert j["breakdown_ms"]["sync"] == pytest.approx(10e-3 + 20e-3)
     # the timeline is the same chain
@@ -65,7 +66,7 @@ def test_fps_naive_fps_and_pipelining():
     cfg1 = load("ultra96v1", overrides=["ps.pipeline_frames=1"])
     e1 = estimate_plan(hand_plan(), cfg1)
     assert e1.fps == pytest.approx(1e3 / e1.latency_ms)          # no overlap: fps = 1 / latency
-    e2 = estimate_plan(hand_plan(), load("ultra96v1"))
+    e2 = estimate_plan(hand_plan(), load("ultra96v1", overrides=["runtime.frames_in_flight=2"]))
     assert e2.latency_ms == pytest.approx(e1.latency_ms)
     assert e2.fps >= e1.fps
     assert e2.fps <= 1e3 / max(e2.busy_ms.values()) + 1e-9       # never faster than the busiest resource
@@ -76,7 +77,7 @@ def test_fps_naive_fps_and_pipelining():
     assert e1.naive_fps == pytest.approx(1440 * 100e6 / g.total_macs()) and e1.naive_fps > e1.array_peak_fps
     assert e1.params["device_peak_macs_per_cycle"] == 1440
     # the device's peak does not depend on the array; packing the array keeps its peak MAC rate
-    e3 = estimate_plan(hand_plan(), load("ultra96v1", overrides=["accel.macs_per_dsp=2"]))
+    e3 = estimate_plan(hand_plan(), load("ultra96v1", overrides=["accel.macs_per_dsp=2", "runtime.frames_in_flight=2"]))
     e4 = estimate_plan(hand_plan(), load("ultra96v1", overrides=["accel.ocp=4"]))
     assert e4.naive_fps == pytest.approx(e1.naive_fps) and e4.array_peak_fps < e1.array_peak_fps
     assert e3.array_peak_fps == pytest.approx(e2.array_peak_fps)
@@ -141,7 +142,7 @@ def test_estimate_json_shape(capsys):
     for key in ("model", "board", "accel", "fps", "latency_ms", "naive_fps", "breakdown_ms", "layers",
                 "transfers", "policy", "params", "other_policy"):
         assert key in j
-    assert set(j["breakdown_ms"]) == {"pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync"}
+    assert set(j["breakdown_ms"]) == {"pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync", "host_pre_post"}
     assert math.fsum(j["breakdown_ms"].values()) == pytest.approx(j["latency_ms"])
     for l in j["layers"]:
         assert {"name", "op", "device", "macs", "cycles", "time_ms"} <= set(l)
@@ -170,8 +171,11 @@ def test_compare_side_by_side(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["estimate", "no_such_net"], "unknown model 'no_such_net'"),
     (["estimate", "mobilenet_v2", "--set", "ps.threads=0"], "ps.threads must be an integer"),
-    (["estimate", "mobilenet_v2", "--set", "transfer.irq_latency_us=-1"], "transfer.irq_latency_us must be"),
-    (["estimate", "mobilenet_v2", "--set", "ps.pipeline_frames=0"], "ps.pipeline_frames must be a positive"),
+    (["estimate", "mobilenet_v2", "--set", "runtime.completion_us=-1"], "runtime.completion_us must be"),
+    (["estimate", "mobilenet_v2", "--set", "runtime.frames_in_flight=0"], "runtime.frames_in_flight must be a positive"),
+    # the names these had on the board before runtime profiles still reach them
+    (["estimate", "mobilenet_v2", "--set", "transfer.irq_latency_us=-1"], "runtime.completion_us must be"),
+    (["estimate", "mobilenet_v2", "--set", "ps.pipeline_frames=0"], "runtime.frames_in_flight must be a positive"),
     (["estimate", "mobilenet_v2", "--set", "axi.nope=1"], "has no field 'nope'"),
     (["compare", "mobilenet_v2", "nope_net", "--input-size", "96"], "unknown model 'nope_net'"),
 ])
@@ -186,7 +190,8 @@ def test_op_count_gap_adds_up_to_latency_and_period():
     gap = e.op_count_gap()
     assert gap["op_count"] == pytest.approx(1e3 / e.naive_fps)
     assert gap["op_count"] + gap["array_peak"] == pytest.approx(1e3 / e.array_peak_fps) and gap["array_peak"] > 0
-    steps = [gap[k] for k in ("op_count", "array_peak", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync")]
+    steps = [gap[k] for k in ("op_count", "array_peak", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync",
+                              "host_pre_post")]
     assert math.fsum(steps) == pytest.approx(e.latency_ms, rel=1e-12)
     assert math.fsum(steps) + gap["pipelining"] + gap["ddr_bound"] == pytest.approx(e.period_ms, rel=1e-12)
     assert gap["pipelining"] <= 0 and gap["ddr_bound"] == 0 and e.to_json()["op_count_gap_ms"] == gap
@@ -195,8 +200,9 @@ def test_op_count_gap_adds_up_to_latency_and_period():
 def test_ddr_traffic_of_overlapping_frames_bounds_the_frame_rate():
     # EfficientNet-B0's SE blocks and the PL stream through DDR at once when frames overlap; with the
     # Ultra96's DDR slowed to 0.5 GB/s (of 4.26) their bytes no longer fit in the PL/PS pipeline's period
-    slow = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=1.0"])
-    slower = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5"])
+    slow = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=1.0", "runtime.frames_in_flight=2", "runtime.invocation=segment"])
+    slower = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5", "runtime.frames_in_flight=2",
+                                                   "runtime.invocation=segment"])
     for e, peak in ((slow, 1.0), (slower, 0.5)):
         pl = sum(l["load_bytes"] + l["store_bytes"] for l in e.layers if l["device"] == "PL")
         ps = sum(l["bytes"] for l in e.layers if l["device"] == "PS")
@@ -209,16 +215,18 @@ def test_ddr_traffic_of_overlapping_frames_bounds_the_frame_rate():
     gap = slower.op_count_gap()
     assert gap["ddr_bound"] == pytest.approx(slower.period_ms - slower.pipelined_ms) and gap["ddr_bound"] > 10
     steps = ("op_count", "array_peak", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync",
-             "pipelining", "ddr_bound")
+             "host_pre_post", "pipelining", "ddr_bound")
     assert math.fsum(gap[k] for k in steps) == pytest.approx(slower.period_ms, rel=1e-12)
     # one frame at a time: nothing overlaps, the frame's own time already carries its traffic
-    single = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5", "ps.pipeline_frames=1"])
+    single = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5", "runtime.frames_in_flight=1"])
     assert single.period_ms == pytest.approx(single.latency_ms) and single.busy_ms["DDR"] < single.latency_ms
 
 
 def test_estimate_prints_the_ddr_traffic_and_whether_it_binds(capsys):
-    code, out, _ = run(capsys, "estimate", "efficientnet_b0", "--set", "ddr.peak_gbps=0.5")
+    code, out, _ = run(capsys, "estimate", "efficientnet_b0", "--set", "ddr.peak_gbps=0.5", "--set", "runtime.frames_in_flight=2",
+                       "--set", "runtime.invocation=segment")
     assert code == 0 and "bottleneck DDR busy 78.1 ms/frame" in out
-    assert "at the sustained 0.35 GB/s, 100%: it bounds the frame rate" in out and "the DDR takes back +13.69" in out
-    code, out, _ = run(capsys, "estimate", "efficientnet_b0")
+    assert "at the sustained 0.35 GB/s, 100%: it bounds the frame rate" in out and "the DDR takes back +13.40" in out
+    code, out, _ = run(capsys, "estimate", "efficientnet_b0", "--set", "runtime.frames_in_flight=2",
+                       "--set", "runtime.invocation=segment")
     assert code == 0 and "at the sustained 2.98 GB/s, 23% of the frame period" in out and "takes back" not in out

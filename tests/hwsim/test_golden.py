@@ -1,6 +1,8 @@
 """Golden regression numbers (ZigZag-style): any change to the RTL cycle formulas, the tiler, the
-memory/PS/transfer models or a default parameter moves these, and must be looked at and re-pinned
-on purpose.  Values: this tree on 2026-11-23, default board ultra96v1 / ultra96v1_default at 100 MHz.
+memory/PS/transfer models, the runtime profiles or a default parameter moves these, and must be looked
+at and re-pinned on purpose.  Values: this tree on 2026-12-02, default board ultra96v1 / ultra96v1_default
+at 100 MHz, its default runtime linux_uio (one frame in flight, one start + interrupt per PL layer, CPU
+pre/post-processing included).
 """
 
 import pytest
@@ -12,11 +14,11 @@ from rtl.params import Mode, TileSpec
 
 # (model, input size, policy) -> (fps, latency_ms, PL cycles summed over layers)
 FRAMES = {
-    ("efficientnet_b4", 256, "naive"): (6.575436, 175.942141, 15208116),
-    ("efficientnet_b4", 256, "optimized"): (6.1565, 167.043707, 16242996),
-    ("mobilenet_v2", None, "naive"): (28.756249, 35.528654, 3477505),
-    ("efficientnet_b0", None, "naive"): (25.297377, 46.640589, 3952979),
-    ("mobilenet_v3_small", None, "optimized"): (110.871272, 9.91686, 834176),
+    ("efficientnet_b4", 256, "naive"): (5.572619, 179.448841, 15208116),
+    ("efficientnet_b4", 256, "optimized"): (5.798096, 172.470407, 16242996),
+    ("mobilenet_v2", None, "naive"): (26.292711, 38.033354, 3477505),
+    ("efficientnet_b0", None, "naive"): (20.599321, 48.545289, 3952979),
+    ("mobilenet_v3_small", None, "optimized"): (83.114742, 12.03156, 834176),
 }
 
 # One tile of every engine mode on the default instance (PP=4, ICP=8, OCP=8, 2 depthwise channels).
@@ -56,6 +58,7 @@ def test_the_founding_story():
     DSP48E2 packed and double-pumped: 1,440 MACs/cycle) is many times that, as the team's 80 was; at
     this accelerator's own, smaller peak it is still more than twice."""
     e = estimate("efficientnet_b4", input_size=256, overrides=["accel.clock_mhz=100"], policy="naive")
+    assert e.runtime == "linux_uio"                       # the founding profile: C on Linux, one thread
     assert 1.0 <= e.fps < 10.0
     assert 1e3 / e.latency_ms < 10.0                    # also frame by frame, without pipelining
     assert e.naive_fps == pytest.approx(1440 * 100e6 / e.total_macs) and 60 < e.naive_fps < 80

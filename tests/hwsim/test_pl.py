@@ -4,7 +4,7 @@ import pytest
 from hwsim.config import load
 from hwsim.errors import HwsimError
 from hwsim.memory import MemoryModel
-from hwsim.pl import CONV_QPARAM_BYTES, LUT_BYTES, Tiler, schedule, simulate_layer
+from hwsim.pl import Tiler, schedule, simulate_layer
 from mapper.ir import Graph
 from rtl.cycles import tile_cycles
 from rtl.params import Mode, PEArrayParams, TileSpec
@@ -61,6 +61,19 @@ def test_stalls_grow_with_memory_time_when_memory_bound():
 
 # ---- tiling ----------------------------------------------------------------------------------------
 
+# Parameter bytes a CONV tile streams, by hand (rtl.golden_pw's stream layout): the activation LUT is
+# 256 INT8 entries; each output channel's quantisation record is an int32 bias, a uint16 mult, a
+# uint8 shift and one zero byte.
+LUT = 256
+QREC = 4 + 2 + 1 + 1
+
+
+def test_the_hand_counted_parameter_bytes_are_what_the_golden_packer_streams():
+    from rtl.golden_pw import lut_block, qparam_block
+    assert len(lut_block(None, 1)) == LUT                                  # 1-byte beats: one per byte
+    assert len(qparam_block(np.zeros(16), np.ones(16), np.zeros(16), 1)) == 16 * QREC
+
+
 def conv_graph(cin=16, cout=16, hw=8, k=1, stride=1, pad=0) -> Graph:
     g = Graph("t", (1, cin, hw, hw))
     g.add("conv", "input", "c", cout=cout, k=k, stride=stride, pad=pad)
@@ -72,7 +85,7 @@ def test_small_conv_is_one_tile_with_exact_bytes_and_rtl_cycles():
     t = Tiler(PE, accel()).tile(g, g.node("c"))
     assert t.mode == Mode.CONV
     assert t.specs == [(Mode.CONV, 16, 16, 8, 8, 1, 1, 0)]
-    assert t.load == [8 * 8 * 16 + 16 * (16 + CONV_QPARAM_BYTES) + LUT_BYTES]
+    assert t.load == [8 * 8 * 16 + 16 * (16 + QREC) + LUT]
     assert t.store == [8 * 8 * 16]
     layer = simulate_layer(g, g.node("c"), Tiler(PE, accel()), unit_memory())
     assert layer.compute_cycles == tile_cycles(PE, TileSpec(Mode.CONV, 16, 16, 8, 8, 1))
@@ -88,7 +101,7 @@ def test_conv_bands_with_halo_fit_the_input_buffer():
     t = tiler.tile(g, g.node("c"))
     assert all(s[3] == 2 and s[4] == 32 for s in t.specs)          # 2 output rows, full width
     assert len(t.specs) == 16
-    w = 64 * (64 * 9 + CONV_QPARAM_BYTES) + LUT_BYTES
+    w = 64 * (64 * 9 + QREC) + LUT
     inputs = [l - w for l in t.load]
     assert max(inputs) <= tiler.half_in
     # edge bands read 3 rows (padding is not loaded), inner bands 4
@@ -104,7 +117,7 @@ def test_conv_output_channels_are_chunked_when_outputs_do_not_fit():
     assert all(sto <= tiler.half_out for sto in t.store)
     assert sum(s[2] * s[3] * s[4] for s in t.specs) == 256 * 16 * 16
     # the band's input is loaded with its first chunk only; later chunks load weights only
-    chunk_w = [s[2] * (32 + CONV_QPARAM_BYTES) + LUT_BYTES for s in t.specs]
+    chunk_w = [s[2] * (32 + QREC) + LUT for s in t.specs]
     assert sum(l - w for l, w in zip(t.load, chunk_w)) == 32 * 16 * 16
 
 
@@ -166,3 +179,49 @@ def test_fused_and_data_movement_nodes_cost_nothing():
     for name in ("r", "f"):
         layer = simulate_layer(g, g.node(name), tiler, unit_memory())
         assert (layer.cycles, layer.tiles, layer.mode) == (0, 0, "fused")
+
+
+def test_dpu_depthwise_windows_share_the_engines_multipliers():
+    """accel.dw_macs_per_cycle (the DPU files, PG338's (PP/2) x ICP x 3): a 5x5 window takes 25 of the
+    multipliers a 3x3 window takes 9 of, so a 5x5 depthwise conv runs at about 9/25 of the 3x3 rate;
+    the 3x3 engine is the file's own dw_channels."""
+    from hwsim import config as _config
+    from hwsim.memory import MemoryModel as _Mem
+    from mapper.ir import Graph as _Graph, Op as _Op
+    cfg = _config.load("zcu102", "dpu_b4096")
+    tiler = Tiler(cfg.pe, cfg.accel)
+    assert tiler.dw_engine(3) == cfg.pe                     # 192 // 9 = 21 = dw_channels
+    assert tiler.dw_engine(5).dw_channels == 192 // 25 == 7
+    cyc = {}
+    for k in (3, 5):
+        g = _Graph("dw", (1, 672, 14, 14))
+        g.set_outputs(g.add(_Op.DWCONV, "input", "dw", k=k, pad=k // 2))
+        layer = simulate_layer(g, g.node("dw"), tiler, _Mem.from_config(cfg))
+        cyc[k] = layer.compute_cycles
+    assert 2.5 < cyc[5] / cyc[3] < 3.5                      # 21 / 7 = 3 channel groups per one
+    bad = dict(cfg.accel, dw_macs_per_cycle=0)
+    with pytest.raises(HwsimError, match="dw_macs_per_cycle must be a positive integer"):
+        Tiler(cfg.pe, bad)
+
+
+def test_dpu_conv_tiles_run_at_the_dpus_parallelism_and_the_own_array_at_its_rtls():
+    """accel.conv_cycles = "dpu": PP x ICP x OCP MACs per cycle (PG338), reduction in k x k x
+    ceil(cin / ICP) steps (UG1414's bank layout).  Hand-computed on B4096 (PP 8, ICP 16, OCP 16): a 3x3
+    conv, 32 -> 48 channels, 14x14 outputs: ceil(196 / 8) = 25 pixel groups x 9 x 2 steps x 3 channel
+    groups = 1,350 cycles; 1,350 x 2,048 MACs/cycle against its 2,709,504 MACs is 98%."""
+    from hwsim import config as _config
+    from hwsim.memory import MemoryModel as _Mem
+    from mapper.ir import Op as _Op
+    cfg = _config.load("zcu102", "dpu_b4096")
+    tiler = Tiler(cfg.pe, cfg.accel)
+    g = Graph("c", (1, 32, 14, 14))
+    g.set_outputs(g.add(_Op.CONV, "input", "c", cout=48, k=3, pad=1))
+    layer = simulate_layer(g, g.node("c"), tiler, _Mem.from_config(cfg))
+    assert layer.tiles == 1 and layer.compute_cycles == 1350 and layer.macs == 2_709_504
+    # the project's own array keeps the RTL's exact cycles for the same tile
+    own = load()
+    t = Tiler(own.pe, own.accel)
+    key = (Mode.CONV, 32, 48, 14, 14, 3, 1, 0)
+    assert not t.dpu_conv and t.cycles(own.pe, key) == tile_cycles(own.pe, TileSpec(*key))
+    with pytest.raises(HwsimError, match="accel.conv_cycles must be one of rtl, dpu"):
+        Tiler(cfg.pe, dict(cfg.accel, conv_cycles="fast"))

@@ -266,7 +266,7 @@ def test_shufflenetv2_shuffle_with_shape_plumbing(tmp_path: Path):
     # torchvision channel_shuffle: view(n, g, c // g, h, w).transpose(1, 2).view(n, -1, h, w)
     shp = m("Shape", [x], "shape")
     dims = [m("Unsqueeze", [m("Gather", [shp, m.w(f"i{i}", i, np.int64)], f"g{i}", axis=0),
-                            m.w(f"u{i}", [0], np.int64)], f"u{i}") for i in range(4)]
+                            m.w(f"u{i}.axes", [0], np.int64)], f"u{i}") for i in range(4)]
     cg = m("Unsqueeze", [m("Div", [m("Gather", [shp, m.w("ic", 1, np.int64)], "gc", axis=0),
                                    m.w("two", 2, np.int64)], "cdiv"), m.w("uc", [0], np.int64)], "ucg")
     split_shape = m("Concat", [dims[0], m.w("groups", [2], np.int64), cg, dims[2], dims[3]], "s5", axis=0)

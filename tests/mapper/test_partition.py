@@ -241,10 +241,30 @@ def test_efficientnet_b4_optimized_moves_only_channel_vectors(b4_plans):
 
 
 def test_naive_keeps_se_blocks_on_the_ps_even_if_the_pl_could_run_their_ops():
-    dpu = config.load("zcu102", "dpu_b4096").accel                # has "fc" and "mul" in pl_ops
+    dpu = config.load("zcu102", "dpu_b4096", ["accel.placement=policy"]).accel   # has "fc" and "mul" in pl_ops
     plan = partition(zoo.build("efficientnet_b0"), dpu, "naive")
     check_invariants(plan)
     dev = plan.device_of()
     for b in find_se_blocks(plan.graph):
         assert {dev[n] for n in b.nodes} == {"PS"}
     assert dev["fc"] == "PL"
+
+
+def test_a_kernel_the_tiler_refuses_runs_on_the_ps_with_its_reason(accel):
+    """One answer to "can the PL run this node": a 1x7 conv passes the partitioner's own limits
+    (7 <= max_kernel) but the engine runs square kernels; with hwsim's check (the tiler and
+    check_tile) the conv goes to the PS with the tiler's refusal and the model estimates."""
+    from hwsim.estimate import estimate_plan, plan_model
+    g = Graph("asym", (1, 8, 16, 16))
+    a = g.add(Op.CONV, "input", "a", cout=16, k=3, pad=1)
+    b = g.add(Op.CONV, a, "b", cout=16, k=(1, 7), pad=(0, 3, 0, 3))
+    g.set_outputs(g.add(Op.CONV, b, "c", cout=8, k=1))
+    cfg = config.load()
+    assert partition(g, accel).device_of()["b"] == "PL"          # the mapper's limits alone accept it
+    plan = plan_model(g, cfg)
+    check_invariants(plan)
+    assert plan.device_of() == {"a": "PL", "b": "PS", "c": "PL"}
+    ps = next(s for s in plan.segments if "b" in s.nodes)
+    assert ps.reasons["b"] == "the engine runs square kernels and strides, not 1x7 stride 1x1"
+    e = estimate_plan(plan, cfg)
+    assert e.fps > 0 and [l["device"] for l in e.layers] == ["PL", "PS", "PL"]

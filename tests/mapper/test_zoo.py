@@ -41,6 +41,7 @@ PUBLISHED = [
     ("shufflenet_v2_x1_5", 299 * M, 3.5 * M, "Ma et al. 2018, Table 8 (MFLOPs 299); params: torchvision 3,503,624"),
     ("shufflenet_v2_x2_0", 591 * M, 7.4 * M, "Ma et al. 2018, Table 8 (MFLOPs 591, 7.4M params)"),
     ("squeezenet1_0", 0.82 * G, 1.248 * M, "torchvision docs: squeezenet1_0 GFLOPS 0.82, 1,248,424 params"),
+    ("resnet50", 4.09 * G, 25.557032 * M, "torchvision docs: resnet50 GFLOPS 4.09, 25,557,032 params"),
 ]
 
 
@@ -85,6 +86,15 @@ def test_efficientnet_b4_and_b5_against_torchvision_and_the_paper():
     assert rel(b5.total_macs(), 9.9 * G) < 0.05
     assert rel(b4.total_params(), 19 * M) < 0.03          # Tan & Le 2019, Table 2
     assert rel(b5.total_params(), 30 * M) < 0.03          # Tan & Le 2019, Table 2
+
+
+def test_resnet50_params_are_torchvision_exact_and_its_shortcuts_project_once_per_stage():
+    # torchvision resnet50 (IMAGENET1K_V1 docs): 25,557,032 parameters, weights + biases + BN.
+    g = zoo.build("resnet50")
+    assert g.total_params() == 25_557_032
+    downs = [n.name for n in g if n.name.endswith(".down.conv")]
+    assert downs == ["s1.b0.down.conv", "s2.b0.down.conv", "s3.b0.down.conv", "s4.b0.down.conv"]
+    assert g.out_shape(g.node("s4.b2.conv3.conv")) == (1, 2048, 7, 7)
 
 
 def test_squeezenet_1_1_is_2_4x_cheaper_with_slightly_fewer_params():
@@ -163,7 +173,7 @@ NATIVE = {"mobilenet_v1": 224, "mobilenet_v2": 224, "mobilenet_v3_large": 224, "
           "efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260,
           "efficientnet_lite3": 280, "efficientnet_lite4": 300,
           "shufflenet_v2_x0_5": 224, "shufflenet_v2_x1_0": 224, "shufflenet_v2_x1_5": 224,
-          "shufflenet_v2_x2_0": 224, "squeezenet1_0": 224, "squeezenet1_1": 224}
+          "shufflenet_v2_x2_0": 224, "squeezenet1_0": 224, "squeezenet1_1": 224, "resnet50": 224}
 
 
 def test_names_are_stable_and_info_matches():
@@ -360,8 +370,8 @@ def test_unknown_name_lists_close_matches():
         zoo.build("efficientnet_b9")
     msg = str(e.value)
     assert "'efficientnet_b9'" in msg and "efficientnet_b7" in msg and "\n" not in msg
-    with pytest.raises(zoo.ZooError, match="'resnet50'.*known models: mobilenet_v1"):
-        zoo.info("resnet50")
+    with pytest.raises(zoo.ZooError, match="'vgg16'.*known models: mobilenet_v1"):
+        zoo.info("vgg16")
 
 
 def test_names_are_forgiving_about_case_and_dashes():

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from amaranth.back import verilog
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
@@ -53,9 +55,10 @@ def test_parse_stat_counts_luts_lutram_ffs_and_brams():
     assert count(parse_stat(text)) == {"dsp": 3, "lut": 4 + 5 + 16, "ff": 12, "bram36": 2.5}
 
 
+@pytest.mark.slow          # Yosys synth_xilinx of a whole core: minutes without the cache
 def test_estimate_matches_yosys_on_a_small_instance():
     p = CONFIGS["pp2-icp4-ocp4-dw2"]
-    syn = synthesize(p)           # cached in build/synth after the first run (about two minutes)
+    syn = synthesize(p)           # cached in build/synth (rtl.cache) after the first run (about two minutes)
     est = estimate(p)
     assert est["dsp"] == syn["dsp"] == p.dsps == p.multipliers
     assert est["bram36"] == syn["bram36"]
@@ -63,6 +66,7 @@ def test_estimate_matches_yosys_on_a_small_instance():
         assert abs(est[k] - syn[k]) <= 0.2 * syn[k], f"{k}: estimate {est[k]}, Yosys {syn[k]}"
 
 
+@pytest.mark.slow          # Yosys synth_xilinx of a whole core: minutes without the cache
 def test_packed_array_halves_the_conv_dsps_in_yosys():
     """macs_per_dsp = 2: Yosys maps each packed 27 x 8 multiply (two INT8 products) to one DSP48E2,
     and the estimate (DSP, BRAM exact; LUT/FF close) still holds."""
@@ -75,6 +79,7 @@ def test_packed_array_halves_the_conv_dsps_in_yosys():
         assert abs(est[k] - syn[k]) <= 0.2 * syn[k], f"{k}: estimate {est[k]}, Yosys {syn[k]}"
 
 
+@pytest.mark.slow          # Yosys synth_xilinx of a whole core: minutes without the cache
 def test_estimate_follows_yosys_past_eight_input_channels():
     """Beyond ICP = 8 Yosys builds each accumulator's adder tree as a LUT compressor tree; the
     estimate's tree term follows it (1x16x4: Yosys 25,188 LUTs, estimate 22,956; a purely linear
