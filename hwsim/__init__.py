@@ -12,6 +12,7 @@ those names (``from hwsim.estimate import Estimate`` works): calling the module 
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import sys
@@ -21,39 +22,11 @@ from typing import Any
 __all__ = ["estimate", "advise", "sweep"]
 
 
-def _sweep_rows(models: str | list[str], grid: list[str], *, policy: str | list[str] = "naive",
-                board: str | None = None, accel: str | None = None, overrides: list[str] | tuple[str, ...] = (),
-                input_size: int | None = None, out: str | None = None, workers: int = 0,
-                scheduler: str | None = None, resume: bool = False) -> list[dict[str, Any]]:
-    """``hwsim sweep``: every point of ``grid`` (``"section.key=v1,v2"`` strings) for every model and
-    policy, as rows (the columns of ``results.csv``, numbers typed; grid values as given).
-    ``workers=0`` evaluates in this process; ``out`` defaults to a temporary directory."""
-    import tempfile
-    from pathlib import Path
-
-    from hwsim import sweep as sw
-
-    models = [models] if isinstance(models, str) else list(models)
-    policies = [policy] if isinstance(policy, str) else list(policy)
-    evaluator = sw.DefaultEvaluator()
-    spec = sw.Sweep.create(models, policies, list(grid), evaluator, board=board, accel=accel,
-                           overrides=list(overrides), input_size=input_size)
-    with tempfile.TemporaryDirectory() as tmp:
-        where = Path(out) if out is not None else Path(tmp) / "sweep"
-        sw.run(spec, where, evaluator, workers=workers, scheduler=scheduler, resume=resume)
-        _, raw = sw._read_results(where / sw.RESULTS)
-    by_key = {(r["model"], r["policy"], *(r[k] for k in spec.keys)): r for r in raw}
-    rows = []
-    for p in spec.points():
-        r = sw._typed(by_key[p.key()])
-        r.update(zip(spec.keys, p.values))
-        rows.append(r)
-    return rows
-
-
 # module name -> the function a call of that module runs
+# (hwsim.sweep's call is hwsim.advise.sweep_rows: the package names the applications' modules, it
+# imports none of them, so ``import hwsim`` stays light and below them)
 _CALLS = {"hwsim.estimate": lambda m: m.estimate, "hwsim.advise": lambda m: m.advise,
-          "hwsim.sweep": lambda m: _sweep_rows}
+          "hwsim.sweep": lambda m: importlib.import_module("hwsim.advise").sweep_rows}
 
 
 class _CallableModule(types.ModuleType):

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, load
-from .errors import HwsimError
+from .errors import HwsimError, UserError
 from .resources import fmt_count, misfit
 
 OBJECTIVES = ("fps", "fps_per_dsp", "latency")
@@ -292,11 +292,10 @@ class Problem:
 
     def fit(self, design: dict[str, Any]) -> tuple[dict[str, float] | None, str]:
         """Resources and why the design does not fit ("" if it does), from the analytic estimate."""
-        from .cli import user_errors
         try:
             cfg = self.config(design)
             res = self.evaluator.resources(cfg)
-        except user_errors() as e:
+        except UserError as e:
             return None, f"cannot be built: {' '.join(str(e).split())}"
         return res, misfit(cfg.board, res)
 
@@ -881,3 +880,34 @@ def lever_label(lever: LeverSearch, a: "Advice") -> str:
     if a.designs:
         return f"{lever.name}: {a.designs[0]['what']} (best of {search_words(a.search)})"
     return f"{lever.name}: no change beats the deployment ({search_words(a.search)})"
+
+
+# ------------------------------------------------------------------------------- hwsim.sweep(...)
+
+def sweep_rows(models: str | list[str], grid: list[str], *, policy: str | list[str] = "naive",
+               board: str | None = None, accel: str | None = None, overrides: list[str] | tuple[str, ...] = (),
+               input_size: int | None = None, out: str | None = None, workers: int = 0,
+               scheduler: str | None = None, resume: bool = False) -> list[dict[str, Any]]:
+    """``hwsim sweep``: every point of ``grid`` (``"section.key=v1,v2"`` strings) for every model and
+    policy, as rows (the columns of ``results.csv``, numbers typed; grid values as given).
+    ``workers=0`` evaluates in this process; ``out`` defaults to a temporary directory."""
+    import tempfile
+
+    from . import sweep as sw
+
+    models = [models] if isinstance(models, str) else list(models)
+    policies = [policy] if isinstance(policy, str) else list(policy)
+    evaluator = sw.DefaultEvaluator()
+    spec = sw.Sweep.create(models, policies, list(grid), evaluator, board=board, accel=accel,
+                           overrides=list(overrides), input_size=input_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Path(out) if out is not None else Path(tmp) / "sweep"
+        sw.run(spec, where, evaluator, workers=workers, scheduler=scheduler, resume=resume)
+        _, raw = sw._read_results(where / sw.RESULTS)
+    by_key = {(r["model"], r["policy"], *(r[k] for k in spec.keys)): r for r in raw}
+    rows = []
+    for p in spec.points():
+        r = sw._typed(by_key[p.key()])
+        r.update(zip(spec.keys, p.values))
+        rows.append(r)
+    return rows

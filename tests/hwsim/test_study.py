@@ -98,7 +98,7 @@ LEVER_FIELDS = {
     "buffers": {"accel.ibuf_kib", "accel.obuf_kib", "accel.wbuf_depth"},
     "clock": {"accel.clock_mhz"},
     "ops on PS vs PL": {"accel.pl_ops", "ps.threads"},
-    "runtime": {"ps.threads", "ps.pipeline_frames"},
+    "runtime": {"ps.threads", "runtime.frames_in_flight", "runtime.buffer_mode", "runtime.completion"},
 }
 
 
@@ -142,6 +142,13 @@ def check_what_if_labels(res):
         for buf, word in (("ibuf_kib", "input"), ("obuf_kib", "output")):
             m = re.search(word + r" buffer (\d+) KiB", label)
             assert accel[buf] == (int(m.group(1)) if m else base_accel[buf]), label
+        rt, base_rt = r["params"]["config"]["runtime"], res["config"]["runtime"]
+        m = re.search(r"(\d+) frames? in flight", label)
+        assert r["frames_in_flight"] == rt["frames_in_flight"] == (int(m.group(1)) if m else base_rt["frames_in_flight"])
+        m = re.search(r"(\w+) shared buffers", label)
+        assert rt["buffer_mode"] == (m.group(1) if m else base_rt["buffer_mode"]), label
+        m = re.search(r"completion by (\w+)", label)
+        assert rt["completion"] == (m.group(1) if m else base_rt["completion"]), label
         m = re.search(r"([a-z_/]+) on the PS instead of the PL", label)
         moved = m.group(1).split("/") if m else []
         assert w["moved_to_ps"] == moved and [o for o in base_accel["pl_ops"] if o not in accel["pl_ops"]] == moved
