@@ -12,8 +12,8 @@ EPILOG = """\
 levers searched (from the deployed design): array shape (accel.pp, icp, ocp, dw_channels), packing
 (accel.macs_per_dsp), buffers (accel.ibuf_kib, obuf_kib, wbuf_depth), clock (accel.clock_mhz, up to
 --max-clock-mhz; default: the clock Xilinx's DPU runs at on the board's device), placement (naive or
-optimized), ops on PS vs PL (accel.pl_ops), runtime (ps.threads, ps.pipeline_frames, and the runtime
-section's switches when a runtime profile is loaded).  Designs that do not fit the device (analytic
+optimized), ops on PS vs PL (accel.pl_ops), runtime (ps.threads, and the runtime profile's
+frames_in_flight, buffer_mode and completion).  Designs that do not fit the device (analytic
 resource estimate) are dropped before any simulation.  --lever GROUP limits the search, e.g.
   hwsim advise efficientnet_b4 --input-size 256 --lever clock --lever packing --json
 outputs in --out: designs.jsonl (every design simulated, streamed), optuna.journal (the search),
