@@ -67,7 +67,9 @@ def what_ifs(base: Config, focus_macs: int, *, board: str | None = None, accel: 
              runtime: str | None = None) -> list[WhatIf]:
     """The deployment, one computed row per lever, and the assumed-peak reference row where it holds."""
     from .advise import by_lever, lever_label
-    rows = [WhatIf("as deployed: SE blocks on the PS", "naive")]
+    fif = int(base["runtime"]["frames_in_flight"])
+    rows = [WhatIf(f"as deployed: SE blocks on the PS, {fif} frame{'s' if fif != 1 else ''} in flight "
+                   f"({base.runtime_name} runtime)", "naive")]
     for lever, a in by_lever(FOCUS[0], board=board, accel=accel, overrides=overrides, input_size=FOCUS[1],
                              runtime=runtime, on_lever=on_lever):
         if a is None:
