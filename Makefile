@@ -9,11 +9,12 @@ EXTRAS_bench := .[sweep]
 EXTRAS_test  := .[dev]
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: sim test bench tools clean help
+.PHONY: sim test fuzz bench tools clean help
 
 help:
 	@echo "make sim    - EfficientNet vs MobileNet deployment study on the default board (build/sim/)"
 	@echo "make test   - the whole test suite (unit, zoo, ONNX, model, cocotb on Icarus + Verilator)"
+	@echo "make fuzz   - the Hypothesis battery (tests/fuzz) with its long profile (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make bench  - benchmarks: estimate speed, sweep throughput, validation against published DPU frame rates"
 
 $(VENV)/bin/python:
@@ -44,6 +45,11 @@ sim: $(STAMP)-sim
 
 test: $(STAMP)-test tools
 	$(PY) -m pytest -q
+
+# The property-based battery: `make test` runs it with the default profile (a few examples per
+# property); this runs the long one.
+fuzz: $(STAMP)-test
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
 
 bench: $(STAMP)-bench
 	$(PY) bench/estimate_speed.py

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from .errors import UserError
+from .errors import HwsimError, UserError
 
 COMMANDS = ["zoo", "map", "estimate", "compare", "rtl", "synth", "rtl_check", "study", "sweep", "advise"]
 
@@ -52,9 +52,83 @@ def check_fit(cfg, overrides: list[str], allow: bool = False) -> None:
     check(cfg, overrides, allow)
 
 
+def output_dir(path: str, flag: str = "--out"):
+    """``path`` as a directory this process can write into (created if missing), or a one-line
+    error naming what is wrong with it: checked before any work, so a long run is not lost at the end."""
+    import tempfile
+    from pathlib import Path
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        what = "a file" if out.is_file() else "not a directory"
+        raise HwsimError(f"{flag} {path!r} is {what}; give a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise HwsimError(f"{flag} {path!r}: cannot write there: {e.strerror or e}") from None
+    return out
+
+
 def print_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2)
+    """The JSON boundary of the CLI: never NaN or Infinity (a model bug if there is one)."""
+    from .schema import assert_finite_json
+    assert_finite_json(obj)
+    json.dump(obj, sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
+
+
+class OutputError(HwsimError):
+    """Standard output cannot be written (closed, disk full)."""
+
+
+class _Stdout:
+    """Standard output whose write errors (other than a broken pipe) are one ``OutputError``."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _call(self, name: str, *a):
+        if self._stream is None:
+            raise OutputError("cannot write to standard output: it is closed")
+        try:
+            return getattr(self._stream, name)(*a)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(f"cannot write to standard output: {e.strerror or e}") from None
+
+    def write(self, text: str) -> int:
+        return self._call("write", text)
+
+    def flush(self) -> None:
+        self._call("flush")
+
+    def isatty(self) -> bool:
+        return bool(self._stream is not None and self._stream.isatty())
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise OSError("standard output is closed")
+        return self._stream.fileno()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _silence_stdout() -> None:
+    """After an output error: point fd 1 at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+    except OSError:
+        pass
+    stream = sys.stdout._stream if isinstance(sys.stdout, _Stdout) else sys.stdout
+    if stream is not None:
+        try:
+            stream.flush = lambda: None     # drop what is still buffered for the failed stream
+        except (AttributeError, TypeError):
+            pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,8 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    saved = sys.stdout
+    sys.stdout = _Stdout(saved) if not isinstance(saved, _Stdout) else saved
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()      # a full disk shows here, not at interpreter exit
+        return code
+    except OutputError as e:
+        print(f"hwsim: error: {e}", file=sys.stderr)
+        _silence_stdout()
+        return 2
     except user_errors() as e:
         print(f"hwsim: error: {e}", file=sys.stderr)
         return 2
@@ -78,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         print("hwsim: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:   # `hwsim ... | head`: the reader left (recipe from the Python signal docs)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         return 1
+    finally:
+        sys.stdout = saved
 
 
 if __name__ == "__main__":

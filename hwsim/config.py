@@ -10,7 +10,9 @@ limits, and on-chip buffer sizes.  Every number carries its source in a comment.
 
 ``load(board=..., accel=..., overrides=[...])`` returns a ``Config`` whose sections are plain
 dicts; ``--set section.key=value`` overrides any existing field (a new key is an error, so a typo
-cannot silently do nothing).
+cannot silently do nothing).  The result is validated once, after the overrides, against
+``hwsim.schema`` (every field's type and physical range) by ``build``, the one constructor that
+the sweep's points go through too.
 """
 
 from __future__ import annotations
@@ -23,12 +25,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rtl.errors import UserError
 from rtl.params import ParamError, PEArrayParams
 
-
-class ConfigError(UserError, ValueError):
-    """Unknown board/accelerator, malformed file or malformed override."""
+from . import schema
+from .schema import ConfigError
 
 
 DATA = resources.files("hwsim") / "data"
@@ -205,11 +205,13 @@ def load(board: str | None = None, accel: str | None = None, overrides: list[str
     accel = accel or b.get("board", {}).get("default_accel")
     if not accel:
         raise ConfigError(f"board {board!r} names no default_accel; pass --accel")
+    if not isinstance(accel, str):
+        raise ConfigError(f"board description {board!r}: board.default_accel must be a string, not {accel!r}")
     a = _read("accels", accel)
-    if "accel" not in a:
+    if not isinstance(a.get("accel"), dict):
         raise ConfigError(f"accelerator description {accel!r} has no [accel] section")
     for need in ("board", "ddr", "axi", "ps", "transfer"):
-        if need not in b:
+        if not isinstance(b.get(need), dict):
             raise ConfigError(f"board description {board!r} has no [{need}] section")
     data = {k: dict(v) for k, v in b.items() if isinstance(v, dict)}
     data["accel"] = dict(a["accel"])
@@ -219,14 +221,38 @@ def load(board: str | None = None, accel: str | None = None, overrides: list[str
         _check_published(accel, published)
     for spec in overrides:
         apply_override(data, spec)
+    return build(board, accel, data, published, a["accel"], runtime)
+
+
+def build(board: str, accel: str, data: dict[str, dict[str, Any]], published: dict[str, Any] | None = None,
+          shipped_accel: dict[str, Any] | None = None, runtime: str | None = None) -> Config:
+    """The one constructor of a validated ``Config`` (``load`` after its overrides, and every sweep
+    point): every field against ``hwsim.schema``, the DSP usage table, the PE-array parameters."""
+    def where(section: str) -> str:
+        if section == "accel":
+            return f"accelerator description {accel!r}: "
+        if section == "runtime":
+            return f"runtime description {runtime or data['runtime'].get('name', '')!r}: "
+        return f"board description {board!r}: "
+    schema.validate(data, where)
     _check_dsp_usage(accel, data["accel"], published)
-    mu = data["board"].get("max_util", 1.0)
-    if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not 0 < mu <= 1:
-        raise ConfigError(f"board {board!r}: max_util is the largest fraction of each device resource an "
-                          f"accelerator may use, in (0, 1], not {mu!r}")
-    cfg = Config(board, accel, data, published=published, shipped_accel=copy.deepcopy(a["accel"]),
-                 runtime_name=runtime)
+    cfg = Config(board, accel, data, published=published,
+                 shipped_accel=copy.deepcopy(shipped_accel if shipped_accel is not None else data["accel"]),
+                 runtime_name=runtime or str(data.get("runtime", {}).get("name", "")))
     cfg.pe  # validate the PE-array parameters now, with a clear message
     from .runtime import Runtime
     Runtime.from_config(cfg)            # and the runtime profile's fields
     return cfg
+
+
+def check_field(section: str, name: str, value: Any, published: dict[str, Any] | None = None) -> None:
+    """One field's value alone against the rules ``build`` applies to it (its type and range, and
+    for ``accel.dsp_usage`` the published tables): a ``--grid`` value is checked before the sweep."""
+    sec = schema.SECTIONS.get(section)
+    if sec is not None and name in sec.fields:
+        sec.fields[name].check(f"{section}.{name}", value)
+    if (section, name) == ("accel", "dsp_usage"):
+        usages = dsp_usages(published) if published else []
+        if value not in usages:
+            raise ConfigError(f"accel.dsp_usage must be one of {', '.join(map(repr, usages)) or 'nothing'} "
+                              f"(the accelerator's [published_resources] tables), not {value!r}")

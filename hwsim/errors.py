@@ -6,4 +6,9 @@ never imports ``hwsim``); this module is their name inside ``hwsim``.
 
 from rtl.errors import HwsimError, UserError
 
-__all__ = ["HwsimError", "UserError"]
+__all__ = ["HwsimError", "UserError", "user_errors"]
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Every exception class a user's input can cause (one line, exit 2): the one root."""
+    return (UserError,)

@@ -32,9 +32,9 @@ from mapper.plan import Plan
 
 from .config import Config, load
 from .errors import HwsimError
-from .memory import MemoryModel, _num, ddr_footprint
+from .memory import MemoryModel, ddr_footprint
 from .pl import PLLayer, Tiler, pl_check, simulate_segment
-from .resources import accel_resources, cfg_misfit, device_peak_macs_per_cycle, resource_source
+from .resources import accel_cores, accel_resources, cfg_misfit, device_peak_macs_per_cycle, resource_source
 from .ps import PSModel, PSOp
 from .runtime import Runtime, host_pre_post
 from .timeline import Event, busy, pipeline_period, place, stages
@@ -73,6 +73,7 @@ class Estimate:
     ddr_footprint: dict[str, Any] = field(default_factory=dict)  # hwsim.memory.ddr_footprint + the board's capacity
     runtime: str = ""                       # the runtime profile (hwsim.runtime)
     host: list[dict[str, Any]] = field(default_factory=list)    # CPU pre/post-processing records (host_pre_post)
+    cores: int = 1                          # accelerator instances (accel.cores) the frames in flight share
 
     @property
     def bottleneck(self) -> str:
@@ -132,7 +133,7 @@ class Estimate:
                 "period_ms": self.period_ms, "naive_fps": self.naive_fps, "array_peak_fps": self.array_peak_fps,
                 "naive_over_fps": (self.naive_fps / self.fps) if self.naive_fps and self.fps else None,
                 "breakdown_ms": dict(self.breakdown_ms), "busy_ms": dict(self.busy_ms),
-                "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight,
+                "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight, "cores": self.cores,
                 "total_macs": self.total_macs, "op_count_gap_ms": self.op_count_gap(),
                 "resources": dict(self.resources), "resources_source": self.resources_source,
                 "fits": not self.misfit, "misfit": self.misfit,
@@ -142,6 +143,31 @@ class Estimate:
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
                 "syncs": self.syncs, "host": self.host, "timeline": self.timeline, "segments": self.segments, "params": self.params}
+
+
+def multi_core_period(chain: list[tuple[str | None, float]], threads: int, cores: int, ps_cores: int) -> float:
+    """Steady-state seconds per frame of one frame's event ``chain`` (``timeline.stages``) with
+    ``threads`` frames in flight on ``cores`` identical accelerator instances (``accel.cores``) and
+    ``ps_cores`` ARM cores.
+
+    Each thread runs whole frames and drives one accelerator instance; k = min(threads, cores)
+    instances are busy, instance i serving m_i of the threads (round robin: threads // k, one more
+    for the first threads % k).  Instance i with its m_i frames in flight is the one-accelerator
+    pipeline ``timeline.pipeline_period(chain, m_i)``, whose "PS" resource is one ARM core
+    (its frames' PS events one at a time; so at most ``ps_cores`` instances may be busy, and threads
+    beyond them share their instance's core: conservative); the instances add their frame rates.  The
+    DDR, shared by every instance, bounds the result in the caller (``estimate_plan``).  With one
+    instance it is exactly ``pipeline_period(chain, threads)``."""
+    if threads < 1 or cores < 1 or ps_cores < 1:
+        raise HwsimError("threads, accelerator cores and PS cores must be positive")
+    if not chain:
+        return 0.0
+    k = min(threads, cores)
+    if k > ps_cores:
+        raise HwsimError(f"{k} accelerator instances busy at once need as many ARM cores to drive them; "
+                         f"the board has {ps_cores} (ps.cores)")
+    rates = [1.0 / pipeline_period(chain, threads // k + (1 if i < threads % k else 0)) for i in range(k)]
+    return 1.0 / math.fsum(rates)
 
 
 def _binary_size(n: float) -> str:
@@ -179,7 +205,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     rt = Runtime.from_config(cfg)
     in_flight = rt.frames_in_flight
     by_name = {n.name: n for n in g.nodes}
-    footprint = {**ddr_footprint(g), "capacity": int(_num(cfg["ddr"], "ddr", "capacity_gib") * 2**30)}
+    footprint = {**ddr_footprint(g), "capacity": int(float(cfg["ddr"]["capacity_gib"]) * 2**30)}
     if footprint["total"] > footprint["capacity"]:
         raise HwsimError(
             f"{plan.model} at {'x'.join(map(str, g.shape(g.inputs[0])))} needs at least "
@@ -275,16 +301,26 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     ddr_bytes = {"PL": sum(l["load_bytes"] + l["store_bytes"] for l in layers if l["device"] == "PL"),
                  "PS": sum(l["bytes"] for l in layers if l["device"] == "PS")}
     ddr_s = sum(ddr_bytes.values()) / (mem.ddr_bytes_per_cycle * clock)
-    # one frame in flight: the period is the latency (summed once, so the two agree to the last bit)
-    pipelined_s = pipeline_period(stages(events), in_flight) if in_flight > 1 else latency_ms / 1e3
+    # one frame in flight: the period is the latency (summed once, so the two agree to the last bit);
+    # several accelerator instances (accel.cores): multi_core_period
+    cores = accel_cores(cfg.accel)
+    if in_flight == 1:
+        pipelined_s = latency_ms / 1e3
+    elif cores == 1:
+        pipelined_s = pipeline_period(stages(events), in_flight)
+    else:
+        pipelined_s = multi_core_period(stages(events), in_flight, cores, int(cfg["ps"]["cores"]))
     period_s = max(pipelined_s, ddr_s)
+    if not period_s > 0:
+        raise HwsimError(f"{plan.model} does no work on this board (every op is a view of its input, "
+                         f"nothing crosses): there is no frame rate to estimate")
     total_macs = g.total_macs()
     device_peak = device_peak_macs_per_cycle(cfg.board)
     res = accel_resources(cfg)
     return Estimate(
         model=plan.model, board=cfg.board_name, accel=cfg.accel_name, policy=plan.policy,
         input_shape=list(g.shape(g.inputs[0])),
-        fps=1.0 / period_s if period_s > 0 else math.inf, latency_ms=latency_ms, period_ms=period_s * 1e3,
+        fps=1.0 / period_s, latency_ms=latency_ms, period_ms=period_s * 1e3,
         naive_fps=device_peak * clock / total_macs if total_macs else None,
         array_peak_fps=pe.multipliers * clock / total_macs if total_macs else None,
         resources=res, resources_source=resource_source(cfg), misfit=cfg_misfit(cfg, res),
@@ -292,7 +328,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         pipelined_ms=pipelined_s * 1e3, ddr_bytes=ddr_bytes, ddr_footprint=footprint,
         layers=layers, transfers=transfers, syncs=syncs, timeline=[e.to_json() for e in events],
         segments=plan.to_json()["segments"], frames_in_flight=in_flight, total_macs=total_macs,
-        runtime=cfg.runtime_name, host=host,
+        runtime=cfg.runtime_name, host=host, cores=cores,
         params={"config": cfg.to_json(), "pe_peak_macs_per_cycle": pe.multipliers,
                 "device_peak_macs_per_cycle": device_peak, "pe_dsps": pe.dsps,
                 "engine_peak_macs_per_cycle": {"CONV": pe.pw_macs_per_cycle, "DW": pe.dw_macs_per_cycle},

@@ -22,23 +22,10 @@ All results are whole PL cycles (rounded up), so per-tile sums are exact integer
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from .errors import HwsimError
-
-
-def _num(cfg_section: dict[str, Any], section: str, key: str, *, positive: bool = True) -> float:
-    try:
-        v = cfg_section[key]
-    except KeyError:
-        raise HwsimError(f"[{section}] has no field {key!r}") from None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (v <= 0 if positive else v < 0):
-        raise HwsimError(f"{section}.{key} must be a {'positive' if positive else 'non-negative'} number, not {v!r}")
-    return float(v)
 
 
 def coherent_port(cfg: Any) -> tuple[int, float] | None:
@@ -50,17 +37,14 @@ def coherent_port(cfg: Any) -> tuple[int, float] | None:
     rt = data["runtime"]
     if rt.get("buffer_mode") != "coherent":
         return None
-    return int(_num(rt, "runtime", "coherent_ports")), _num(rt, "runtime", "coherent_port_efficiency")
+    return int(rt["coherent_ports"]), float(rt["coherent_port_efficiency"])   # validated by hwsim.schema
 
 
 def ddr_sustained_bytes_per_s(cfg: Any) -> float:
     """What the board's DDR sustains, bytes/s: ``ddr.peak_gbps`` x ``ddr.efficiency``.  The PL's
     tiles and the PS's ops each stream at most at this rate, and together too."""
-    ddr = cfg["ddr"]
-    eff = _num(ddr, "ddr", "efficiency")
-    if eff > 1:
-        raise HwsimError(f"ddr.efficiency must be at most 1, not {eff}")
-    return _num(ddr, "ddr", "peak_gbps") * 1e9 * eff
+    ddr = cfg["ddr"]                    # fields validated by hwsim.schema at load
+    return float(ddr["peak_gbps"]) * 1e9 * float(ddr["efficiency"])
 
 
 @dataclass(frozen=True)
@@ -75,12 +59,10 @@ class MemoryModel:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "MemoryModel":
-        axi, acc = cfg["axi"], cfg.accel
-        clock = _num(acc, "accel", "clock_mhz") * 1e6
-        port_bits = int(_num(axi, "axi", "port_bits"))
-        ports = int(_num(acc, "accel", "hp_ports_used"))
-        if ports > int(_num(axi, "axi", "hp_ports")):
-            raise HwsimError(f"accel.hp_ports_used={ports} exceeds the board's {int(axi['hp_ports'])} HP ports")
+        axi, acc = cfg["axi"], cfg.accel    # validated by hwsim.schema at load (ports <= axi.hp_ports too)
+        clock = float(acc["clock_mhz"]) * 1e6
+        port_bits = int(axi["port_bits"])
+        ports = int(acc["hp_ports_used"])
         port_efficiency = 1.0
         # --- coherent shared buffers (runtime.buffer_mode = "coherent", hwsim.runtime): the data mover sits
         # on the coherent HPC ports, at most runtime.coherent_ports of them, each moving
@@ -92,9 +74,9 @@ class MemoryModel:
         return cls(
             clock_hz=clock,
             port_bytes_per_cycle=ports * port_bits / 8 * port_efficiency,
-            burst_bytes=int(_num(axi, "axi", "burst_beats")) * port_bits // 8,
-            burst_latency_cycles=_num(axi, "axi", "burst_latency_ns", positive=False) * 1e-9 * clock,
-            outstanding=int(_num(axi, "axi", "outstanding")),
+            burst_bytes=int(axi["burst_beats"]) * port_bits // 8,
+            burst_latency_cycles=float(axi["burst_latency_ns"]) * 1e-9 * clock,
+            outstanding=int(axi["outstanding"]),
             ports=ports,
             ddr_bytes_per_cycle=ddr_sustained_bytes_per_s(cfg) / clock,
         )

@@ -136,13 +136,11 @@ class Tiler:
 
     def __init__(self, pe: PEArrayParams, accel: dict[str, Any]):
         self.pe = pe
-        try:
+        try:                            # ranges validated by hwsim.schema at load
             self.half_in = int(float(accel["ibuf_kib"]) * 1024) // 2
             self.half_out = int(float(accel["obuf_kib"]) * 1024) // 2
         except KeyError as e:
             raise HwsimError(f"the accelerator description has no {e.args[0]!r} (on-chip buffer size)") from None
-        if self.half_in <= 0 or self.half_out <= 0:
-            raise HwsimError("accel.ibuf_kib and accel.obuf_kib must be positive")
         self.pl_ops = set(accel.get("pl_ops", []))
         self.fused = set(accel.get("pl_fused", []))
         # accel.dw_macs_per_cycle (the DPU files): the depthwise engine has that many multipliers in

@@ -34,7 +34,7 @@ from typing import Any
 from mapper.ir import Graph, Node, Op
 
 from .errors import HwsimError
-from .memory import _num, ddr_sustained_bytes_per_s
+from .memory import ddr_sustained_bytes_per_s
 
 TRANSCENDENTAL = frozenset({Op.SIGMOID, Op.SWISH, Op.SOFTMAX})
 FREE = frozenset({Op.RESHAPE, Op.FLATTEN, Op.DROPOUT, Op.INPUT})
@@ -78,23 +78,19 @@ class PSModel:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "PSModel":
-        ps = cfg["ps"]
-        threads = ps.get("threads")
-        cores = int(_num(ps, "ps", "cores"))
-        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= cores:
-            raise HwsimError(f"ps.threads must be an integer from 1 to the board's {cores} cores, not {threads!r}")
+        ps = cfg["ps"]                  # fields validated by hwsim.schema at load (threads <= cores too)
         from .runtime import Runtime
         rt = Runtime.from_config(cfg)
-        mem = min(_num(ps, "ps", "mem_gbps") * 1e9, ddr_sustained_bytes_per_s(cfg))
+        mem = min(float(ps["mem_gbps"]) * 1e9, ddr_sustained_bytes_per_s(cfg))
         rd, wr = rt.shared_bandwidths(mem)
         return cls(
-            freq_hz=_num(ps, "ps", "freq_mhz") * 1e6,
-            threads=threads,
-            macs_per_cycle=_num(ps, "ps", "macs_per_cycle") * rt.fallback_mac_rate,
-            elem_ops_per_cycle=_num(ps, "ps", "elem_ops_per_cycle") * rt.fallback_elem_rate,
-            transcendental_cycles=_num(ps, "ps", "transcendental_cycles", positive=False) / rt.fallback_elem_rate,
+            freq_hz=float(ps["freq_mhz"]) * 1e6,
+            threads=int(ps["threads"]),
+            macs_per_cycle=float(ps["macs_per_cycle"]) * rt.fallback_mac_rate,
+            elem_ops_per_cycle=float(ps["elem_ops_per_cycle"]) * rt.fallback_elem_rate,
+            transcendental_cycles=float(ps["transcendental_cycles"]) / rt.fallback_elem_rate,
             mem_bytes_per_s=mem,
-            call_overhead_s=_num(ps, "ps", "call_overhead_us", positive=False) * 1e-6 + rt.op_dispatch_s,
+            call_overhead_s=float(ps["call_overhead_us"]) * 1e-6 + rt.op_dispatch_s,
             buffer_mode=rt.buffer_mode,
             shared_read_bytes_per_s=min(rd, mem),
             shared_write_bytes_per_s=min(wr, mem),

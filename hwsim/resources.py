@@ -72,9 +72,25 @@ def resource_source(cfg: Config) -> str:
 BRAM36_PER_URAM = (210 - 67) / 44
 
 
+def accel_cores(accel: dict[str, Any]) -> int:
+    """``accel.cores``: identical accelerator instances in the PL (the DPU's published builds put
+    several DPU cores in one design: ZCU102 3 x B4096, ZCU104 2 x B4096, see the DPU files); 1 if the
+    description does not say.  Every instance counts in the resources and the fit check."""
+    from .errors import HwsimError
+    c = accel.get("cores", 1)
+    if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+        raise HwsimError(f"accel.cores must be a positive integer (accelerator instances), not {c!r}")
+    top = accel.get("max_cores")
+    if top is not None and c > top:
+        raise HwsimError(f"accel.cores = {c}: this accelerator has at most {top} cores per design (accel.max_cores)")
+    return c
+
+
 def _published(cfg: Config, usage: str | None = None) -> dict[str, float]:
     counts = cfg.published[usage or dsp_usage(cfg)]
-    res = {k: counts[k] for k in RESOURCES}             # counts as published (ints; BRAM may be half blocks)
+    n = accel_cores(cfg.accel)
+    # counts as published (ints; BRAM may be half blocks), one set per core
+    res = {k: counts[k] * n for k in RESOURCES}
     uram = int(cfg.board.get("uram") or 0)
     room = float(cfg.board["bram36"]) * float(cfg.board.get("max_util", 1.0)) if cfg.board.get("bram36") else None
     if uram and room is not None and res["bram36"] > room:
@@ -94,7 +110,8 @@ def accel_resources(cfg: Config) -> dict[str, float]:
     from rtl.synth import estimate
     res = dict(estimate(cfg.pe))
     res["bram36"] += activation_buffer_bram36(cfg.accel)
-    return res
+    n = accel_cores(cfg.accel)
+    return {k: v * n for k, v in res.items()} if n > 1 else res
 
 
 def fitting_dsp_usage(cfg: Config) -> tuple[str, dict[str, float]] | None:

@@ -69,6 +69,8 @@ def parse_spec(text: str) -> LayerSpec:
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, eq, val = item.partition("=")
         key = key.strip()
+        if key in args:
+            raise HwsimError(f"bad --layer {text!r}: {key} given twice")
         if not eq or key not in required and key not in optional:
             raise HwsimError(f"bad --layer {text!r}: {item!r} is not one of "
                              f"{', '.join(f'{k}=N' for k in required + tuple(optional))}")
@@ -84,6 +86,34 @@ def parse_spec(text: str) -> LayerSpec:
     for k, v in optional.items():
         args.setdefault(k, v if v else args.get("k", 1))     # pools: stride defaults to the window
     return LayerSpec(kind, args)
+
+
+# rtl-check generates, streams and compares every value of the layer in one simulator session:
+# assumption: 2**20 values (1 MiB of INT8) in, out or in weights keep that to minutes and well
+# under 1 GB of host memory; --force lifts the limit.
+MAX_VALUES = 1 << 20
+
+
+def layer_size(spec: LayerSpec) -> dict[str, int]:
+    """Input, output and weight values of the layer (what rtl-check generates and compares)."""
+    a = spec.args
+    c = a.get("cin", a.get("c"))
+    k, s = a.get("k", 1), max(1, a.get("s", 1))
+    h_out, w_out = -(-a["h"] // s), -(-a["w"] // s)
+    if spec.kind in ("pw", "conv"):
+        return {"input": c * a["h"] * a["w"], "output": a["cout"] * h_out * w_out, "weights": c * a["cout"] * k * k}
+    n_in = (2 if spec.kind == "add" else 1) * c * a["h"] * a["w"]
+    out = c if spec.kind == "gap" else c * h_out * w_out
+    return {"input": n_in, "output": out, "weights": c * k * k if spec.kind == "dw" else 0}
+
+
+def check_size(spec: LayerSpec) -> None:
+    """Refuse, up front, a layer too big to simulate in reasonable time (``MAX_VALUES``)."""
+    over = {k: v for k, v in layer_size(spec).items() if v > MAX_VALUES}
+    if over:
+        what = ", ".join(f"{v:,} {k} values" for k, v in over.items())
+        raise HwsimError(f"--layer {spec}: {what}, more than the {MAX_VALUES:,} rtl-check simulates in reasonable "
+                         f"time; use a smaller layer (the cycle model tiles it the same way) or --force")
 
 
 def layer_graph(spec: LayerSpec) -> tuple[Graph, str]:

@@ -34,11 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import HwsimError
-from .memory import _num, coherent_port  # noqa: F401  (coherent_port: the memory model's reading of it)
-
-BUFFER_MODES = ("cacheable", "uncached", "coherent")
-INVOCATIONS = ("auto", "segment", "layer", "tile")
-COMPLETIONS = ("interrupt", "poll")
+from .memory import coherent_port  # noqa: F401  (coherent_port: the memory model's reading of it)
+from .schema import BUFFER_MODES, COMPLETIONS, INVOCATIONS  # the choices live with the fields
 
 
 def _choice(rt: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
@@ -71,40 +68,34 @@ class Runtime:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "Runtime":
+        """The runtime section, whose fields ``hwsim.schema`` validated at load (types, ranges, choices)."""
         if "runtime" not in cfg.data:
             raise HwsimError("the configuration has no [runtime] section (load it with hwsim.config.load)")
         rt = cfg["runtime"]
         inv = _choice(rt, "invocation", INVOCATIONS)
         if inv == "auto":
             inv = "segment" if getattr(cfg, "published", None) is not None else "layer"
-        fif = rt.get("frames_in_flight")
-        if isinstance(fif, bool) or not isinstance(fif, int) or fif < 1:
-            raise HwsimError(f"runtime.frames_in_flight must be a positive integer, not {fif!r}")
-        ports = _num(rt, "runtime", "coherent_ports")
-        if not ports.is_integer():
-            raise HwsimError(f"runtime.coherent_ports must be an integer, not {rt['coherent_ports']!r}")
-        for k in ("coherent_port_efficiency", "coherent_ps_ratio"):
-            if _num(rt, "runtime", k) > 1:
-                raise HwsimError(f"runtime.{k} is a fraction of the plain port's / cached rate, at most 1, not {rt[k]!r}")
+        fif = int(rt["frames_in_flight"])
+        ports = float(rt["coherent_ports"])
         return cls(
             name=str(rt.get("name", cfg.runtime_name if hasattr(cfg, "runtime_name") else "")),
             buffer_mode=_choice(rt, "buffer_mode", BUFFER_MODES),
             invocation=inv,
-            invoke_s=_num(rt, "runtime", "invoke_us", positive=False) * 1e-6,
+            invoke_s=float(rt["invoke_us"]) * 1e-6,
             completion=_choice(rt, "completion", COMPLETIONS),
-            completion_s=_num(rt, "runtime", "completion_us", positive=False) * 1e-6,
+            completion_s=float(rt["completion_us"]) * 1e-6,
             frames_in_flight=fif,
             fallback=str(rt.get("fallback", "")),
-            fallback_mac_rate=_num(rt, "runtime", "fallback_mac_rate"),
-            fallback_elem_rate=_num(rt, "runtime", "fallback_elem_rate"),
-            op_dispatch_s=_num(rt, "runtime", "op_dispatch_us", positive=False) * 1e-6,
-            pre_ops_per_input_elem=_num(rt, "runtime", "pre_ops_per_input_elem", positive=False),
-            post_ops_per_output_elem=_num(rt, "runtime", "post_ops_per_output_elem", positive=False),
-            uncached_read_bytes_per_s=_num(rt, "runtime", "uncached_read_gbps") * 1e9,
-            uncached_write_bytes_per_s=_num(rt, "runtime", "uncached_write_gbps") * 1e9,
+            fallback_mac_rate=float(rt["fallback_mac_rate"]),
+            fallback_elem_rate=float(rt["fallback_elem_rate"]),
+            op_dispatch_s=float(rt["op_dispatch_us"]) * 1e-6,
+            pre_ops_per_input_elem=float(rt["pre_ops_per_input_elem"]),
+            post_ops_per_output_elem=float(rt["post_ops_per_output_elem"]),
+            uncached_read_bytes_per_s=float(rt["uncached_read_gbps"]) * 1e9,
+            uncached_write_bytes_per_s=float(rt["uncached_write_gbps"]) * 1e9,
             coherent_ports=int(ports),
-            coherent_port_efficiency=_num(rt, "runtime", "coherent_port_efficiency"),
-            coherent_ps_ratio=_num(rt, "runtime", "coherent_ps_ratio"),
+            coherent_port_efficiency=float(rt["coherent_port_efficiency"]),
+            coherent_ps_ratio=float(rt["coherent_ps_ratio"]),
         )
 
     @property

@@ -10,14 +10,19 @@ the latency is the sum of their durations.
 Throughput: up to ``frames_in_flight`` frames are in the pipeline at once (frame n+1 may start
 when frame n+1-frames_in_flight has finished).  Each resource serves one event at a time, first
 come (earliest ready) first served, ties to the older frame.  ``pipeline_period`` simulates this
-event by event for enough frames to reach the steady state and returns the mean time between frame
-completions (leaving out the final drain); with one frame in flight it is exactly the latency, and it is never below the busiest
-resource's time per frame.
+event by event until the schedule repeats and returns its exact steady-state time between frame
+completions; with one frame in flight it is exactly the latency, and it is never below the busiest
+resource's time per frame nor below latency / frames in flight.  The schedule is greedy (a list
+schedule), so it shows Graham's timing anomalies (R. L. Graham, "Bounds on multiprocessing timing
+anomalies", SIAM J. Appl. Math. 17(2), 1969): with three or more frames in flight a shorter stage
+(a faster PL clock) can lengthen the steady-state period by a few percent; ``tests/fuzz`` pins an
+example.  An optimal cyclic schedule would not, but a first-come first-served runtime does.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 
 RESOURCES = ("PL", "PS")
@@ -70,21 +75,74 @@ def busy(events: list[Event]) -> dict[str, float]:
 
 
 def pipeline_period(chain: list[tuple[str | None, float]], frames_in_flight: int, frames: int | None = None) -> float:
-    """Steady-state seconds per frame of the chain with ``frames_in_flight`` frames overlapping."""
-    if frames_in_flight < 1:
-        raise ValueError("frames_in_flight must be at least 1")
+    """Steady-state seconds per frame of the chain with up to ``frames_in_flight`` frames overlapping.
+
+    A runtime allowed ``frames_in_flight`` frames may keep fewer in flight, so the result is the
+    best steady state over 1..frames_in_flight admitted frames (non-increasing in
+    ``frames_in_flight``).  Each steady state is exact: the schedule is simulated until the
+    system's state (every in-flight frame's next stage and its ready time, every resource's free
+    time, all relative to the moment a frame completes) repeats, which makes every later completion
+    repeat with it; the period is the time between the two equal states over the frames completed
+    in between.  ``frames`` caps the simulated frames per admission count (default: 4000 or
+    ``SIMULATION_BUDGET`` stage events, whichever is fewer); a schedule that has not repeated by then (not seen in practice) falls
+    back to the mean completion spacing over the second half of the run, held to the bounds below.  Cost: at most
+    ``frames_in_flight x SIMULATION_BUDGET`` heap operations (under a second at the limit,
+    ``MAX_FRAMES_IN_FLIGHT``, which the configuration schema holds ``ps.pipeline_frames`` to).
+
+    Bounds (checked, an ``AssertionError`` if the simulation ever broke them): never below the
+    busiest resource's time per frame, never below latency / frames_in_flight (Little's law: each
+    frame is in the system for at least the latency), never above the latency.
+    """
+    if isinstance(frames_in_flight, bool) or not isinstance(frames_in_flight, int) or frames_in_flight < 1:
+        raise ValueError(f"frames_in_flight must be a positive integer, not {frames_in_flight!r}")
+    if frames_in_flight > MAX_FRAMES_IN_FLIGHT:
+        raise ValueError(f"frames_in_flight must be at most {MAX_FRAMES_IN_FLIGHT}, not {frames_in_flight}")
+    if any(d < 0 for _, d in chain):
+        raise ValueError("a stage has a negative duration")
+    chain = [(r, d) for r, d in chain if d > 0]
     if not chain:
         return 0.0
-    if frames_in_flight == 1:
-        return sum(d for _, d in chain)
-    n = frames or max(12, 6 * frames_in_flight)
-    if n < 2 * frames_in_flight + 2:
-        raise ValueError("simulate at least 2 x frames_in_flight + 2 frames")
+    latency = math.fsum(d for _, d in chain)
+    per_resource: dict[str, float] = {}
+    for r, d in chain:
+        if r is not None:
+            per_resource[r] = per_resource.get(r, 0.0) + d
+    busiest = max(per_resource.values(), default=0.0)
+    cap = frames or max(4 * frames_in_flight, min(MAX_SIMULATED_FRAMES, SIMULATION_BUDGET // len(chain)))
+    best = latency                                    # one frame at a time: exactly the latency
+    for f in range(2, frames_in_flight + 1):
+        floor = max(busiest, latency / f)
+        if best <= floor * (1 + 1e-12):
+            break                                     # nothing more in flight can do better
+        best = min(best, _steady_period(chain, f, cap))
+    tol = 1e-9 * latency
+    if not (max(busiest, latency / frames_in_flight) - tol <= best <= latency + tol):
+        raise AssertionError(f"pipeline period {best!r} outside [max(busiest {busiest!r}, latency/"
+                             f"{frames_in_flight}), latency {latency!r}]")
+    return max(best, busiest, latency / frames_in_flight)
+
+
+# A runtime keeps a frame's activations in its own DDR buffers per frame in flight; DPU runtimes run
+# a handful of threads (Vitis AI examples: 1 to 8).  assumption: 32 is beyond any real deployment,
+# and bounds the simulation's cost.
+MAX_FRAMES_IN_FLIGHT = 32
+MAX_SIMULATED_FRAMES = 4000
+SIMULATION_BUDGET = 100_000          # stage events per admission count, when ``frames`` is not given
+
+
+def _steady_period(chain: list[tuple[str | None, float]], in_flight: int, cap: int) -> float:
+    """The exact steady-state period of ``in_flight`` frames circulating through ``chain``: each
+    resource serves one stage at a time, earliest ready first, ties to the older frame; frame
+    n + in_flight is admitted when frame n completes."""
+    latency = math.fsum(d for _, d in chain)
+    quantum = latency * 1e-9                            # states equal to this are equal
     free: dict[str, float] = {}
-    done = [0.0] * n
-    heap = [(0.0, f, 0) for f in range(min(frames_in_flight, n))]
+    heap = [(0.0, f, 0) for f in range(in_flight)]
     heapq.heapify(heap)
-    while heap:
+    seen: dict[tuple, tuple[int, float]] = {}
+    completions: list[float] = []
+    nxt = in_flight
+    while len(completions) < cap:
         ready, f, j = heapq.heappop(heap)
         res, d = chain[j]
         start = ready if res is None else max(ready, free.get(res, 0.0))
@@ -93,11 +151,24 @@ def pipeline_period(chain: list[tuple[str | None, float]], frames_in_flight: int
             free[res] = end
         if j + 1 < len(chain):
             heapq.heappush(heap, (end, f, j + 1))
-        else:
-            done[f] = end
-            if f + frames_in_flight < n:
-                heapq.heappush(heap, (end, f + frames_in_flight, 0))
-    # the last frames_in_flight frames meet no later frames (a drain, not the steady state)
-    last = n - frames_in_flight - 1
-    k = last // 2
-    return (done[last] - done[last - k]) / k
+            continue
+        completions.append(end)
+        heapq.heappush(heap, (end, nxt, 0))
+        nxt += 1
+        # the state at this completion, relative to its time and to the oldest frame in flight
+        # (a resource free before the earliest pending ready time is as good as free then)
+        oldest = min(e[1] for e in heap)
+        lo = min(e[0] for e in heap)
+        state = (tuple(sorted((round((t - end) / quantum), g - oldest, s) for t, g, s in heap)),
+                 tuple(sorted((r, round((max(t, lo) - end) / quantum)) for r, t in free.items())))
+        k = len(completions)
+        if state in seen:
+            k0, t0 = seen[state]
+            return (end - t0) / (k - k0)
+        seen[state] = (k, end)
+    # Not repeated within the cap: the mean spacing over the second half, whose window error (a
+    # clump of up to in_flight completions at either end) can take it below the bounds it obeys.
+    half = len(completions) // 2
+    mean = (completions[-1] - completions[half - 1]) / (len(completions) - half)
+    busiest = max([math.fsum(d for r, d in chain if r == x) for x in {r for r, _ in chain} - {None}], default=0.0)
+    return max(mean, busiest, latency / in_flight)

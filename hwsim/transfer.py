@@ -25,7 +25,6 @@ from typing import Any
 from mapper.plan import Transfer
 
 from .errors import HwsimError
-from .memory import _num
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,9 @@ class TransferModel:
         t = cfg["transfer"]
         rt = Runtime.from_config(cfg)
         return cls(
-            line_bytes=int(_num(t, "transfer", "cache_line_bytes")),
-            flush_s_per_line=_num(t, "transfer", "flush_ns_per_line", positive=False) * 1e-9,
-            invalidate_s_per_line=_num(t, "transfer", "invalidate_ns_per_line", positive=False) * 1e-9,
+            line_bytes=int(float(t["cache_line_bytes"])),
+            flush_s_per_line=float(t["flush_ns_per_line"]) * 1e-9,
+            invalidate_s_per_line=float(t["invalidate_ns_per_line"]) * 1e-9,
             dma_setup_s=rt.invoke_s,
             irq_latency_s=rt.completion_s,
             maintain=rt.maintains_caches,

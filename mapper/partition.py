@@ -50,11 +50,6 @@ PL_STRIDES = (1, 2)            # the data mover's address generator steps by 1 o
 _WINDOWED = (Op.DWCONV, Op.MAXPOOL, Op.AVGPOOL)   # ops on the depthwise engine's line buffer
 
 
-# Every [accel] field partition() reads to place ops (pl_ops and its limits, directly or through
-# PEArrayParams): a plan depends on nothing else, so callers may cache plans keyed on these
-# (hwsim sweep does, per worker).  Keep in step with _accel_limits / pl_reason / prepare below.
-ACCEL_FIELDS = ("pl_ops", "pl_fused", "max_kernel", "dw_kernels", "max_width", "max_channels",
-                "wbuf_depth", "icp", "replace_sigmoid", "placement")
 PLACEMENTS = ("policy", "compiler")
 REPLACE_MODES = ("none", "all", "except_se")      # accel.replace_sigmoid
 # What the quantiser's replacement turns each activation into (vai_q_tensorflow2, UG1414 3.0

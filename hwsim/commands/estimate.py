@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
           f"completion {done}; {rt['frames_in_flight']} frame(s) in flight; fallback ops in {rt['fallback']}")
     how = (f"pipelined, {est.frames_in_flight} frames in flight" if est.frames_in_flight > 1
            else "one frame at a time (1 frame in flight)")
+    if est.cores > 1:      # accel.cores: identical accelerator instances (hwsim.estimate.multi_core_period)
+        how += f" on {est.cores} accelerator cores"
     print(f"  fps         {est.fps:8.2f}   {how}; "
           f"bottleneck {est.bottleneck} busy {est.busy_ms[est.bottleneck]:.1f} ms/frame")
     print(f"  latency     {est.latency_ms:8.2f} ms")

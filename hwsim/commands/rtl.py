@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import add_target_args, print_json
+from ..cli import add_target_args, check_fit, output_dir, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,23 +12,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write the Verilog files into")
     add_target_args(p, policy=False, input_size=False)
+    p.add_argument("--no-fit-check", "--force", dest="no_fit_check", action="store_true",
+                   help="write the Verilog even if the array does not fit the board's device (elaborating "
+                        "an array far beyond it can take minutes and gigabytes)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from rtl.emit import TOP, write_verilog
 
     from ..config import load
     from ..errors import HwsimError
 
     cfg = load(args.board, args.accel, args.overrides, runtime=args.runtime)
+    check_fit(cfg, args.overrides, args.no_fit_check)     # before elaborating anything
     pe = cfg.pe
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise HwsimError(f"--out {args.out!r} exists and is not a directory")
+    out = output_dir(args.out)
     try:
         files = write_verilog(pe, out)
     except OSError as e:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..cli import add_fit_arg, add_target_args, check_fit, print_json
+from ..cli import add_fit_arg, add_target_args, check_fit, output_dir, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,14 +21,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ..config import load
     from ..study import format_table, run, table_rows
+    from ..errors import HwsimError
     check_fit(load(args.board, args.accel, args.overrides, runtime=args.runtime), args.overrides, args.no_fit_check)
-    out = Path(args.out)
-    study = run(out, board=args.board, accel=args.accel, overrides=tuple(args.overrides), progress=not args.json,
-                runtime=args.runtime)
-    from ..study import FOCUS
-    from ..trace import write_trace
-    trace = write_trace(next(r for r in study["runs"] if r["model"] == FOCUS[0] and r["policy"] == "naive"),
-                        out / "trace.json")
+    out = output_dir(args.out)          # before minutes of simulation, not after
+    try:
+        study = run(out, board=args.board, accel=args.accel, overrides=tuple(args.overrides),
+                    progress=not args.json, runtime=args.runtime)
+        from ..study import FOCUS
+        from ..trace import write_trace
+        trace = write_trace(next(r for r in study["runs"] if r["model"] == FOCUS[0] and r["policy"] == "naive"),
+                            out / "trace.json")
+    except OSError as e:
+        raise HwsimError(f"--out {args.out!r}: cannot write {e.filename or 'the study'}: {e.strerror or e}") from None
     rows = table_rows(study["runs"])
     if args.json:
         print_json({"board": study["board"], "accel": study["accel"], "out": str(out),

@@ -15,6 +15,8 @@ quotes, so list fields take TOML arrays:
 --workers 0 evaluates in this process (no Dask); --scheduler tcp://HOST:PORT uses a running cluster
 (dask scheduler / dask worker, or dask-jobqueue), whose workers must have this package installed.
 outputs in --out: results.csv (one row per point, written as chunks finish), pareto.png, summary.json.
+exit status: 0 when every point was evaluated or judged infeasible, 1 when some failed, 2 on bad input
+(also: another sweep writing to the same --out).
 """
 
 
@@ -55,10 +57,17 @@ def run(args: argparse.Namespace) -> int:
                               input_size=args.input_size)
     summary = sweep.run(spec, args.out, evaluator, workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, chunk=args.chunk_size, progress=not args.json and sys.stderr.isatty())
+    if summary.dropped:
+        print(summary.dropped_line(), file=sys.stderr)
     if args.json:
         print_json(summary.to_json())
-        return 0
-    print(summary.line())
-    for line in summary.error_lines() + summary.front_lines(spec.keys):
-        print(line)
+    else:
+        print(summary.line())
+        for line in summary.error_lines() + summary.front_lines(spec.keys):
+            print(line)
+    # every point must have been evaluated or judged infeasible: failed points are a failed sweep
+    if summary.failed:
+        print(f"hwsim: {summary.failed} of {summary.points} points failed (reasons in "
+              f"{summary.out / 'summary.json'}); exit status 1", file=sys.stderr)
+        return 1
     return 0

@@ -118,3 +118,87 @@ def test_bad_set_through_the_cli_is_one_line(capsys, spec):
     code, out, err = run_cli(capsys, "map", "mobilenet_v2", "--set", spec)
     assert code == 2 and out == ""
     assert re.fullmatch(r"hwsim: error: .+\n", err) and "Traceback" not in err
+
+
+# ---- issue 15: one validation of every field, at load, after --set ------------------------------
+
+@pytest.mark.parametrize("spec, message", [
+    ("board.dsp=-1", "board.dsp must be a positive integer, not -1"),
+    ("board.dsp=0", "board.dsp must be a positive integer, not 0"),
+    ("board.lut=-100", "board.lut must be a positive integer, not -100"),
+    ("board.dsp=1e308", "board.dsp must be at most"),
+    ("accel.clock_mhz=1e308", "accel.clock_mhz must be at most"),
+    ("accel.clock_mhz=1e30", "accel.clock_mhz must be at most"),
+    ("accel.clock_mhz=0", "accel.clock_mhz must be a positive number (at least 1 MHz), not 0"),
+    ("accel.clock_mhz=1e-129", "accel.clock_mhz must be at least 1 MHz, not 1e-129"),
+    ("ps.pipeline_frames=1000000", "runtime.frames_in_flight must be at most 32, not 1000000"),
+    ("axi.burst_beats=257", "axi.burst_beats must be at most 256, not 257"),
+    ('accel.dw_kernels=[3, -5]', "accel.dw_kernels[1] must be a positive integer, not -5"),
+    ("ddr.efficiency=0", "ddr.efficiency must be a positive number (at least 0.01), not 0"),
+    ("ddr.efficiency=4.8e-129", "ddr.efficiency must be at least 0.01, not 4.8e-129"),
+])
+def test_every_field_has_a_physical_range(spec, message, capsys):
+    with pytest.raises(ConfigError) as e:
+        config.load("ultra96v1", None, [spec])
+    assert message in str(e.value) and "\n" not in str(e.value)
+    for cmd in (["estimate", "mobilenet_v2"], ["synth", "--estimate-only"], ["map", "mobilenet_v2"]):
+        code, out, err = run_cli(capsys, *cmd, "--set", spec)       # every command: the same refusal
+        assert code == 2 and out == "" and err == f"hwsim: error: {e.value}\n", cmd
+
+
+def _board_file(tmp_path, edit):
+    text = (config.DATA / "boards" / "ultra96v1.toml").read_text()
+    path = tmp_path / "custom.toml"
+    path.write_text(edit(text))
+    return str(path)
+
+
+def _accel_file(tmp_path, edit):
+    text = (config.DATA / "accels" / "ultra96v1_default.toml").read_text()
+    path = tmp_path / "acc.toml"
+    path.write_text(edit(text))
+    return str(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace("dsp = 360 ", "#"), "[board] has no field 'dsp'"),
+    (lambda t: t.replace("dsp = 360 ", 'dsp = "lots" '), "board.dsp must be an integer, not 'lots'"),
+    (lambda t: t.replace("lut = 70560 ", "lut = 0 "), "board.lut must be a positive integer, not 0"),
+    (lambda t: t.replace("freq_mhz = 1200", "freq_mhz = nan"), "ps.freq_mhz must be a finite number, not nan"),
+    (lambda t: t.replace("[axi]", "[axi]\nport_width = 3"), "[axi] has unknown field 'port_width'"),
+    (lambda t: t.replace("[ps]", "ps = 3\n[pss]"), "board description"),
+])
+def test_a_custom_board_file_with_a_bad_field_is_one_line(tmp_path, capsys, edit, message):
+    path = _board_file(tmp_path, edit)
+    code, out, err = run_cli(capsys, "estimate", "mobilenet_v2", "--board", path)
+    assert code == 2 and out == "" and re.fullmatch(r"hwsim: error: [^\n]+\n", err), err
+    assert message in err
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace("clock_mhz = 100.0", "#"), "[accel] has no field 'clock_mhz'"),
+    (lambda t: t.replace("clock_mhz = 100.0", 'clock_mhz = "fast"'), "accel.clock_mhz must be a number, not 'fast'"),
+    (lambda t: t.replace("pp = 4 ", "pp = 4.5 "), "accel.pp must be an integer, not 4.5"),
+    (lambda t: t.replace("[accel]", "accel = 1\n[acc]"), "has no [accel] section"),
+])
+def test_a_custom_accelerator_file_with_a_bad_field_is_one_line(tmp_path, capsys, edit, message):
+    path = _accel_file(tmp_path, edit)
+    code, out, err = run_cli(capsys, "estimate", "mobilenet_v2", "--accel", path)
+    assert code == 2 and out == "" and re.fullmatch(r"hwsim: error: [^\n]+\n", err), err
+    assert message in err
+
+
+def test_every_shipped_field_is_declared_and_a_new_section_is_one_table():
+    from hwsim import schema
+    for b in config.boards():
+        config.load(b)                        # no unknown field in any shipped file
+    for a in config.accels():
+        config.load("zcu102", a)
+    schema.register("runtime_test", {"threads": schema.Field(int, 1, 64)}, required=False)
+    try:
+        data = config.load("ultra96v1").data
+        data["runtime_test"] = {"threads": 0}
+        with pytest.raises(ConfigError, match="runtime_test.threads must be a positive integer, not 0"):
+            config.build("ultra96v1", "ultra96v1_default", data)
+    finally:
+        del schema.SECTIONS["runtime_test"]

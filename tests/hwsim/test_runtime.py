@@ -241,7 +241,7 @@ def test_a_runtime_file_path_works_like_a_board_file(tmp_path, capsys):
     (["estimate", "mobilenet_v2", "--set", "runtime.invocation=frame"], "runtime.invocation must be one of"),
     (["estimate", "mobilenet_v2", "--set", "runtime.completion=maybe"], "runtime.completion must be one of"),
     (["estimate", "mobilenet_v2", "--set", "runtime.fallback_elem_rate=0"], "runtime.fallback_elem_rate must be a positive"),
-    (["estimate", "mobilenet_v2", "--set", "runtime.coherent_port_efficiency=1.5"], "at most 1"),
+    (["estimate", "mobilenet_v2", "--set", "runtime.coherent_port_efficiency=1.5"], "in (0, 1]"),
     (["estimate", "mobilenet_v2", "--set", "runtime.nope=1"], "has no field 'nope'"),
     (["compare", "mobilenet_v2", "--runtime", "nope"], "unknown runtime 'nope'"),
     (["map", "mobilenet_v2", "--runtime", "nope"], "unknown runtime 'nope'"),

@@ -63,7 +63,7 @@ class FakeEvaluator:
         lat = compute + ps + 1.0
         return {"fps": 1e3 / lat, "latency_ms": lat, "naive_fps": 1e3 / (lat + 1.0), "array_peak_fps": 1e3 / compute,
                 "breakdown_ms": {"pl_compute": compute, "pl_memory_stall": 0.0, "ps_compute": ps,
-                                 "transfer": 1.0, "sync": 0.0}}
+                                 "transfer": 1.0, "sync": 0.0, "host_pre_post": 0.0}}
 
 
 GRID = ["accel.pp=2,4,8", "accel.icp=4,8", "accel.ocp=8,16", "accel.clock_mhz=100,200",
@@ -174,7 +174,7 @@ def test_results_columns_and_pareto_outputs(tmp_path):
     assert list(rows[0]) == ["model", "policy", *spec.keys, "fps", "latency_ms", "naive_fps",
                              "array_peak_fps", "dsp", "lut", "ff",
                              "bram36", "feasible", "pl_compute_ms", "pl_memory_stall_ms", "ps_compute_ms",
-                             "transfer_ms", "sync_ms", "error"]
+                             "transfer_ms", "sync_ms", "host_pre_post_ms", "error"]
     assert len(rows) == s.points == 192
     assert rows[0]["accel.pl_ops"] == '["conv", "dwconv"]'
     # the summary's front is exactly the non-dominated feasible rows of each model
@@ -456,7 +456,7 @@ def test_cli_real_sweep_then_resume(tmp_path, capsys):
 
 def test_real_evaluator_with_its_plan_cache_equals_a_fresh_estimate(tmp_path):
     """The per-worker plan cache is keyed on what partition() reads: every cached point must give
-    exactly what a from-scratch hwsim.estimate gives (icp, pl_ops change the plan; ocp, clock do not)."""
+    exactly what a from-scratch hwsim.estimate gives (icp, ocp, pl_ops may change the plan; the clock does not)."""
     from hwsim.estimate import estimate
 
     sweep._PREPARED.clear()
@@ -473,7 +473,9 @@ def test_real_evaluator_with_its_plan_cache_equals_a_fresh_estimate(tmp_path):
     assert resources.activation_buffer_bram36(cfg.accel) == 48
     assert {float(r["bram36"]) for r in read_csv(tmp_path / "results.csv") if r["accel.icp"] == "8"
             and r["accel.ocp"] == "8"} == {core + 48}
-    assert len(sweep._PREPARED) == 2 * 2 * 2          # policies x icp x pl_ops
+    # policies x icp x ocp x pl_ops: the plan asks the tiler (pl_check), which reads the array's
+    # shape; the clock changes no placement, so its two values share one plan
+    assert len(sweep._PREPARED) == 2 * 2 * 2 * 2
     for r in read_csv(tmp_path / "results.csv"):
         sets = [f"{k}={r[k]}" for k in spec.keys]
         e = estimate("mobilenet_v3_small", overrides=sets, input_size=128, policy=r["policy"])
@@ -491,3 +493,130 @@ def test_cli_default_embedded_cluster_gives_the_serial_results(tmp_path, capsys)
     assert a["points"] == 16 and a["evaluated"] == b["evaluated"] > 0 and a["pareto"] == b["pareto"]
     rows = {tuple(r.values()) for r in read_csv(tmp_path / "dask" / "results.csv")}
     assert rows == {tuple(r.values()) for r in read_csv(tmp_path / "serial" / "results.csv")}
+
+
+# ------------------------------------------------------------- issue 15: nothing lost, nothing trusted
+
+def test_a_second_writer_on_the_same_directory_is_refused(tmp_path):
+    from hwsim.sweep.store import lock
+    spec = make(grid=["accel.pp=2,4"])
+    tmp_path.mkdir(exist_ok=True)
+    with lock(tmp_path):       # another sweep holds the directory
+        with pytest.raises(HwsimError, match=r"another hwsim sweep is writing to .* \(pid \d+\)") as e:
+            sweep.run(spec, tmp_path, FakeEvaluator(), workers=0, resume=True)
+        assert "\n" not in str(e.value)
+    assert not (tmp_path / "results.csv").exists()
+    s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0, resume=True)   # free again
+    assert s.new == 2
+
+
+def test_two_concurrent_cli_resumes_never_duplicate_rows(tmp_path):
+    """Issue 15: two --resume runs at once ended with 350 rows for 180 points."""
+    argv = [sys.executable, "-m", "hwsim.cli", "sweep", "mobilenet_v3_small", "--input-size", "96",
+            "--grid", "accel.pp=1,2,4", "--grid", "accel.clock_mhz=100,150,200,250", "--policy", "naive,optimized",
+            "--workers", "0", "--out", str(tmp_path), "--resume"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    res = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    rows = read_csv(tmp_path / "results.csv")
+    keys = [(r["model"], r["policy"], r["accel.pp"], r["accel.clock_mhz"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 24
+    codes = sorted(r[2] for r in res)
+    assert codes in ([0, 0], [0, 2]), res
+    for out, err, rc in res:
+        assert "Traceback" not in err
+        if rc == 2:
+            assert err.count("\n") == 1 and "another hwsim sweep is writing to" in err
+
+
+def test_resume_validates_every_row_keeps_the_valid_and_moves_the_rest_aside(tmp_path, capsys):
+    spec = make(grid=["accel.pp=2,4,1"], models=("netA", "netB"))
+    sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
+    path = tmp_path / "results.csv"
+    lines = path.read_text().splitlines()
+    header, good = lines[0], lines[1:]
+    first = good[0].split(",")
+    cols = header.split(",")
+    def variant(**cells):
+        row = list(first)
+        for k, v in cells.items():
+            row[cols.index(k)] = v
+        return ",".join(row)
+    bad = [
+        "garbage,row",                                      # wrong number of cells
+        variant(model="netZ"),                              # another model
+        variant(**{"accel.pp": "16"}),                      # off the grid
+        variant(fps="fast"),                                # non-numeric cell
+        variant(fps="nan"),                                 # not finite
+        variant(feasible="maybe"),
+        good[0],                                            # a duplicate of a valid row
+    ]
+    path.write_text("\n".join([header, *good[:3], *bad, *good[3:4]]) + "\n")   # 2 valid rows missing
+    s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0, resume=True)
+    assert (s.resumed, s.new, s.points) == (4, 2, 6)
+    assert sum(s.dropped.values()) == len(bad)
+    assert s.dropped["a point already in the file"] == 1 and s.dropped["model 'netZ' is not swept"] == 1
+    rows = read_csv(path)
+    assert len(rows) == 6 and len(set(keys_of(spec, rows))) == 6
+    assert set(keys_of(spec, rows)) == {p.key() for p in spec.points()}
+    assert len((tmp_path / "results.rejected.csv").read_text().splitlines()) == 1 + len(bad)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["points"] == 6 and sum(summary["dropped_rows"].values()) == len(bad)
+
+
+@pytest.mark.parametrize("damage, msg", [
+    (lambda d: (d / "sweep.json").write_text("[]"), "is not a sweep manifest"),
+    (lambda d: (d / "sweep.json").write_text("{"), "is not valid JSON"),
+    (lambda d: ((d / "results.csv").unlink(), (d / "results.csv").mkdir()), "is not a file"),
+    (lambda d: (d / "results.csv").write_bytes(b"\xff\xfe\x00garbage\n"), "results.csv"),
+])
+def test_a_damaged_sweep_directory_is_one_line_on_resume(tmp_path, capsys, damage, msg):
+    argv = ["netA", "--grid", "accel.pp=2,4"]
+    sweep.run(make(grid=["accel.pp=2,4"]), tmp_path, FakeEvaluator(), workers=0)
+    damage(tmp_path)
+    with pytest.raises(HwsimError, match=msg) as e:
+        sweep.run(make(grid=["accel.pp=2,4"]), tmp_path, FakeEvaluator(), workers=0, resume=True)
+    assert "\n" not in str(e.value)
+
+
+def test_cli_sweep_with_failed_points_exits_non_zero_and_says_how_many(tmp_path, capsys):
+    rc, out, err = hwsim(capsys, "mobilenet_v2", "--grid", "accel.dw_kernels=[3,5],[]", "--workers", "0",
+                         "--out", str(tmp_path))
+    assert rc == 1 and "1 failed" in out
+    assert "hwsim: 1 of 2 points failed" in err and "Traceback" not in err
+
+
+def test_a_bad_grid_value_is_refused_like_the_same_set(tmp_path, capsys):
+    rc, out, err = hwsim(capsys, "mobilenet_v2", "--accel", "dpu_b1600", "--board", "zcu102",
+                         "--grid", "accel.dsp_usage=high,foo", "--workers", "0", "--out", str(tmp_path / "o"))
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert "--grid accel.dsp_usage: accel.dsp_usage must be one of 'high', 'low'" in err and "'foo'" in err
+    for grid, msg in (["board.dsp=360,-1", "board.dsp must be a positive integer, not -1"],
+                      ["accel.clock_mhz=100,1e308", "accel.clock_mhz must be at most"],
+                      ["ps.pipeline_frames=2,1000000", "runtime.frames_in_flight must be at most 32"]):
+        rc, out, err = hwsim(capsys, "mobilenet_v2", "--grid", grid, "--workers", "0", "--out", str(tmp_path / "o"))
+        assert rc == 2 and msg in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_sweep_package_does_not_import_the_cli():
+    import ast
+    for path in (ROOT / "hwsim" / "sweep").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [f"{'.' * node.level}{node.module or ''}"] if isinstance(node, ast.ImportFrom) else [])
+            for n in names:
+                assert "cli" not in n.split(".") and "commands" not in n.split("."), (path.name, n)
+
+
+def test_a_sweep_run_loads_no_cli_module(tmp_path):
+    code = ("import sys\nfrom hwsim import sweep\nfrom tests.hwsim.test_sweep import FakeEvaluator\n"
+            f"s = sweep.Sweep.create(['netA'], ['naive'], ['accel.pp=2,4', 'accel.dw_kernels=[3],[]'], FakeEvaluator())\n"
+            f"sweep.run(s, {str(tmp_path / 'o')!r}, FakeEvaluator(), workers=0)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('hwsim.c')))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "hwsim.cli" not in r.stdout and "hwsim.commands" not in r.stdout, r.stdout

@@ -33,5 +33,5 @@ def test_board_defaults_and_bad_transfers():
         TM.cache_s(Transfer(0, 1, "x", 10, "PL", "PL"))
     with pytest.raises(HwsimError, match="negative size"):
         TM.cache_s(Transfer(0, 1, "x", -1, "PS", "PL"))
-    with pytest.raises(HwsimError, match="transfer.cache_line_bytes must be a positive number"):
+    with pytest.raises(HwsimError, match="transfer.cache_line_bytes must be a positive integer, not 0"):
         TransferModel.from_config(load("ultra96v1", overrides=["transfer.cache_line_bytes=0"]))
