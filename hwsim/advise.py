@@ -149,12 +149,10 @@ LEVERS: tuple[Lever, ...] = (
     Lever("clock", "accel.clock_mhz", _clocks),
     Lever("ops on PS vs PL", "accel.pl_ops", _pl_ops),
     Lever("runtime", "ps.threads", lambda cfg, lim: _with(cfg["ps"]["threads"], range(1, int(cfg["ps"]["cores"]) + 1))),
-    # The runtime profile's knobs (hwsim.runtime): frames in flight (the software's threads), how the
-    # shared buffers are mapped, and how a completion is noticed.  Frames in flight: 1 or 2.  More is left
-    # out: hwsim.timeline.pipeline_period's steady state with 3 frames in flight came out below the
-    # busiest resource's time per frame (EfficientNet-B4@256 on the Ultra96: 131 ms per frame with the PL
-    # busy 152 ms), which cannot be, so it is not advice.
-    Lever("runtime", "runtime.frames_in_flight", lambda cfg, lim: _with(cfg["runtime"]["frames_in_flight"], (1, 2)),
+    # The runtime profile's knobs (hwsim.runtime): frames in flight (the software's threads, one per
+    # frame: 1 to the cores), how the shared buffers are mapped, and how a completion is noticed.
+    Lever("runtime", "runtime.frames_in_flight",
+          lambda cfg, lim: _with(cfg["runtime"]["frames_in_flight"], range(1, int(cfg["ps"]["cores"]) + 1)),
           active=_has_runtime("frames_in_flight")),
     Lever("runtime", "runtime.buffer_mode", _runtime_choices("buffer_mode", "BUFFER_MODES"), active=_has_runtime("buffer_mode")),
     Lever("runtime", "runtime.completion", _runtime_choices("completion", "COMPLETIONS"), active=_has_runtime("completion")),
@@ -903,7 +901,7 @@ def sweep_rows(models: str | list[str], grid: list[str], *, policy: str | list[s
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(out) if out is not None else Path(tmp) / "sweep"
         sw.run(spec, where, evaluator, workers=workers, scheduler=scheduler, resume=resume)
-        _, raw = sw._read_results(where / sw.RESULTS)
+        raw = sw.final_rows(where / sw.RESULTS)
     by_key = {(r["model"], r["policy"], *(r[k] for k in spec.keys)): r for r in raw}
     rows = []
     for p in spec.points():
