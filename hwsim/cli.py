@@ -15,7 +15,7 @@ import sys
 
 from .errors import HwsimError, UserError
 
-COMMANDS = ["zoo", "map", "estimate", "compare", "rtl", "synth", "rtl_check", "study", "sweep"]
+COMMANDS = ["zoo", "map", "estimate", "compare", "rtl", "synth", "rtl_check", "study", "sweep", "advise"]
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

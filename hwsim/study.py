@@ -1,7 +1,8 @@
 """The deployment study behind ``make sim``: EfficientNet vs MobileNet on one board.
 
-Runs every model of ``STUDY_MODELS`` under both placement policies, then a few what-if variants
-of EfficientNet-B4 (placement, PS threads, PL clock, depthwise parallelism) and writes
+Runs every model of ``STUDY_MODELS`` under both placement policies, then the what-if variants of
+EfficientNet-B4 that ``hwsim advise`` computes for this board, one per design lever (placement,
+array shape, packing, buffers, clock, ops on PS vs PL, runtime) and one with all of them, and writes
 
     OUT/results.json     every estimate in full (layers, transfers, timeline, parameters)
     OUT/report.md        the comparison table and, in numbers, why EfficientNet-B4 is slow and what fixes it
@@ -43,49 +44,49 @@ class WhatIf:
     label: str
     policy: str
     overrides: tuple[str, ...] = ()
-    drop_pl_ops: tuple[str, ...] = ()      # op kinds taken off the accelerator's pl_ops (they go to the PS)
-
-    def all_overrides(self, base: Config) -> tuple[str, ...]:
-        """``overrides``, plus the ``accel.pl_ops`` that drops ``drop_pl_ops`` from the base accelerator's."""
-        if not self.drop_pl_ops:
-            return self.overrides
-        kept = [op for op in base.accel["pl_ops"] if op not in self.drop_pl_ops]
-        return self.overrides + (f"accel.pl_ops={json.dumps(kept, separators=(',', ':'))}",)
+    lever: str = ""                          # the advise lever group it comes from ("" for the reference rows)
+    search: dict[str, Any] | None = None     # how advise found it (method, designs simulated, pruned)
+    changes: tuple[dict[str, Any], ...] = ()
+    design: dict[str, Any] | None = None     # advise's design (lever field -> value)
 
 
-# Changes a user can make without touching the network, each applied to the founding deployment.
-# Clock changes assume the design closes timing there (the tool does not place and route).
-# `hwsim sweep efficientnet_b4 --input-size 256 --grid accel.macs_per_dsp=2 --grid accel.pp=2,4,8
-#  --grid accel.icp=4,8,16 --grid accel.ocp=4,6,8,12,16 --grid accel.dw_channels=2,3,4,6`: the fastest
-# point that fits the ZU3EG is the deployed 4x8x8 array, packed, with the 128 DSPs it frees spent on
-# 2 more depthwise channels (Yosys: 228 DSP, 56,897 LUTs + the activation buffers' 48 BRAM36)
-PACKED = ("accel.macs_per_dsp=2", "accel.dw_channels=4")
 # The founding team's 80-fps op count for B4@256 at 100 MHz needs 1,570 MACs/cycle: the peak of the DPU
 # B3136, whose array is 8x14x14 = 1,568 (Vitis-AI README_DPUCZDX8G.md, shared/reference/platforms.md).
 # This row gives our pointwise array that size, the depthwise engine unchanged: what the op count would
-# have been about.  It does not fit the ZU3EG; the row says by how much.
+# have been about.  It is a reference row, not a fix, and is shown only where the 80 fps does need that
+# peak (the board's clock makes it so); it does not fit the ZU3EG, and the row says by how much.
 ASSUMED_PEAK = ("accel.pp=8", "accel.icp=14", "accel.ocp=14")
 ASSUMED_PEAK_MACS = 8 * 14 * 14
 
-WHAT_IFS: list[WhatIf] = [
-    WhatIf("as deployed: SE blocks on the PS, one frame at a time (the runtime's single-thread loop)", "naive"),
-    WhatIf("2 frames in flight (a second thread: PL/PS frame pipelining)", "naive", ("runtime.frames_in_flight=2",)),
-    WhatIf("4 PS threads for the SE blocks", "naive", ("ps.threads=4",)),
-    WhatIf("SE pooling and scale on the PL (optimized placement)", "optimized"),
-    WhatIf("optimized, 2 frames in flight", "optimized", ("runtime.frames_in_flight=2",)),
-    WhatIf("PE array reshaped: 2x16x6 + 4 depthwise channels (best unpacked shape at 100 MHz in a hwsim sweep)", "naive",
-           ("accel.pp=2", "accel.icp=16", "accel.ocp=6", "accel.dw_channels=4")),
-    WhatIf("optimized + PL clock 200 MHz", "optimized", ("accel.clock_mhz=200",)),
-    WhatIf("2 INT8 MACs per DSP (WP486 packing), freed DSPs to 4 depthwise channels (best packed shape "
-           "at 100 MHz in a hwsim sweep)", "naive", PACKED),
-    WhatIf("packed array + PL clock 200 MHz", "naive", PACKED + ("accel.clock_mhz=200",)),
-    WhatIf("pointwise array at the DPU B3136's 8x14x14 = 1,568 MACs/cycle (what the 80-fps op count needs at "
-           "100 MHz), depthwise engine unchanged", "naive", ASSUMED_PEAK),
-    # a placement change with no new hardware: the depthwise engine is the PL's slow part, and with
-    # frames pipelined the four A53s work in parallel with the PL
-    WhatIf("depthwise convs on the 4 ARM cores instead of the depthwise engine (no hardware change)", "naive",
-           ("ps.threads=4", "runtime.frames_in_flight=2"), drop_pl_ops=("dwconv",)),
-]
+# "What fixes it": one row per design lever (``hwsim.advise.BY_LEVER``), each the best design
+# ``hwsim.advise`` finds that fits the board's device when only that lever moves from the deployment,
+# and one with every lever at once.  Nothing here names a shape, a clock or a claim: the labels are
+# written from what advise found on this board.
+def what_ifs(base: Config, focus_macs: int, *, board: str | None = None, accel: str | None = None,
+             overrides: tuple[str, ...] = (), on_lever: Callable[[str], None] | None = None,
+             runtime: str | None = None) -> list[WhatIf]:
+    """The deployment, one computed row per lever, and the assumed-peak reference row where it holds."""
+    from .advise import by_lever, lever_label
+    fif = int(base["runtime"]["frames_in_flight"])
+    rows = [WhatIf(f"as deployed: SE blocks on the PS, {fif} frame{'s' if fif != 1 else ''} in flight "
+                   f"({base.runtime_name} runtime)", "naive")]
+    for lever, a in by_lever(FOCUS[0], board=board, accel=accel, overrides=overrides, input_size=FOCUS[1],
+                             runtime=runtime, on_lever=on_lever):
+        if a is None:
+            continue
+        d = a.designs[0] if a.designs else None
+        rows.append(WhatIf(lever_label(lever, a), d["policy"] if d else a.baseline["policy"],
+                           tuple(d["overrides"]) if d else (), lever.name, a.search,
+                           tuple(d["changes"]) if d else (), d["design"] if d else None))
+    clock = float(base.accel["clock_mhz"])
+    fixed = {o.partition("=")[0].strip() for o in overrides}
+    need = FOUNDING_ESTIMATE_FPS * focus_macs / (clock * 1e6)      # MACs/cycle the 80 fps needs at this clock
+    if abs(need - ASSUMED_PEAK_MACS) < 0.05 * ASSUMED_PEAK_MACS and not fixed & {"accel.pp", "accel.icp", "accel.ocp"}:
+        rows.append(WhatIf(f"pointwise array at the DPU B3136's 8x14x14 = 1,568 MACs/cycle (what the "
+                           f"{FOUNDING_ESTIMATE_FPS}-fps op count needs at {clock:g} MHz), depthwise engine unchanged",
+                           "naive", ASSUMED_PEAK))
+    return rows
+
 
 COLORS = {"pl_compute": "#1f77b4", "pl_memory_stall": "#aec7e8", "ps_compute": "#d62728",
           "transfer": "#ff9896", "sync": "#7f7f7f", "host_pre_post": "#bcbd22"}
@@ -123,32 +124,42 @@ def run(out: Path, *, board: str | None = None, accel: str | None = None,
         for pol in POLICIES:
             jobs.append((f"{_label(model, size)} {pol}",
                          lambda m=model, s=size, p=pol: estimate(m, input_size=s, policy=p, cfg=base)))
-    what_sets = [w.all_overrides(base) for w in WHAT_IFS]
-    what_cfgs = [load(board, accel, tuple(overrides) + o, runtime=runtime) for o in what_sets]
-    for w, c in zip(WHAT_IFS, what_cfgs):
-        jobs.append((f"what-if: {w.label}",
-                     lambda w=w, c=c: estimate(FOCUS[0], input_size=FOCUS[1], policy=w.policy, cfg=c)))
     rt_jobs = runtime_jobs(board, accel, overrides)
-    prog = Progress(len(jobs) + len(rt_jobs)) if progress else None
+    from .advise import BY_LEVER
+    prog = Progress(len(jobs) + len(BY_LEVER) + 1 + len(rt_jobs)) if progress else None
     results: list[dict[str, Any]] = []
     for what, fn in jobs:
         results.append(fn().to_json())
         if prog:
             prog.step(what)
+    focus_macs = next(r["total_macs"] for r in results if r["model"] == FOCUS[0])
+    rows = what_ifs(base, focus_macs, board=board, accel=accel, overrides=tuple(overrides),
+                    on_lever=prog.step if prog else None, runtime=runtime)
+    if prog:
+        prog.total = prog.done + len(rows) + len(rt_jobs)
+    entries = []
+    base_ops = list(base.accel["pl_ops"])
+    for w in rows:
+        o = tuple(overrides) + w.overrides
+        c = load(board, accel, o, runtime=runtime)
+        r = estimate(FOCUS[0], input_size=FOCUS[1], policy=w.policy, cfg=c).to_json()
+        entries.append({"label": w.label, "lever": w.lever, "policy": w.policy, "overrides": list(w.overrides),
+                        "changes": list(w.changes), "search": w.search,
+                        "moved_to_ps": [op for op in base_ops if op not in c.accel["pl_ops"]],
+                        "resources": accel_resources(c), "fit": device_fit(c), "result": r})
+        if prog:
+            prog.step(f"what-if: {w.label}")
     rt_results = []
     for what, row, fn in rt_jobs:
         e = fn()
         rt_results.append({**row, "result": e.summary(), "interaction_ms": interaction(e)})
         if prog:
             prog.step(what)
-    n_main = len(STUDY_MODELS) * len(POLICIES)
     study = {
         "board": base.board_name, "accel": base.accel_name, "overrides": list(overrides),
         "config": base.to_json(),
-        "runs": results[:n_main],
-        "what_ifs": [{"label": w.label, "policy": w.policy, "overrides": list(o), "moved_to_ps": list(w.drop_pl_ops),
-                      "resources": accel_resources(c), "fit": device_fit(c), "result": r}
-                     for w, o, c, r in zip(WHAT_IFS, what_sets, what_cfgs, results[n_main:])],
+        "runs": results,
+        "what_ifs": entries,
         "runtime": base.runtime_name,
         "runtimes": rt_results,
     }
@@ -404,28 +415,42 @@ def report(study: dict[str, Any], cfg: Config) -> str:
                  f"{r['busy_ms'].get('DDR', 0):.1f} | "
                  f"{r['bottleneck']} | {w['resources']['dsp']:.0f} | {fits} |")
     L.append("")
-    L.append(f"`fits` compares the accelerator's resources ({resource_source(cfg)}) with the board's `max_util`; "
-             "clock changes assume the design closes timing.")
+    from .advise import clock_limit
+    lim = clock_limit(cfg, None)
+    levers = [w for w in study["what_ifs"] if w.get("search")]
+    L.append(f"Each lever's row is the best design `hwsim advise` finds when only that lever moves from the "
+             f"deployment (`hwsim advise {FOCUS[0]} --input-size {FOCUS[1]} --lever GROUP`; the last, every lever at "
+             f"once): designs whose resources ({resource_source(cfg)}) exceed the board's `max_util` are dropped "
+             f"before any simulation, the rest are all simulated where they are few, else Optuna proposes them; "
+             f"changes that do not help are put back as deployed. The clock goes up to {lim.max_clock_mhz:g} MHz: "
+             f"{lim.clock_source}. This RTL has no timing estimate, so a faster clock assumes the design closes "
+             f"timing there." if levers else
+             f"`fits` compares the accelerator's resources ({resource_source(cfg)}) with the board's `max_util`.")
     L.append("")
     for w in study["what_ifs"]:
         r = w["result"]
         pl, ps = r["busy_ms"].get("PL", 0.0), r["busy_ms"].get("PS", 0.0)
         if w.get("moved_to_ps") and pl > 0 and ps > 0:
             psc = cfg["ps"]
+            if r["frames_in_flight"] > 1:
+                verdict = (f"if the cores are about {100 * (1 - ps / pl):.0f}% slower than that, the PS becomes the "
+                           f"bottleneck." if ps < pl else "the PS is already the bottleneck.")
+            else:
+                verdict = ("with one frame in flight the two run one after the other, so slower cores add their "
+                           "share of the PS time to every frame.")
             L.append(f"With `{', '.join(w['moved_to_ps'])}` on the ARM cores, the PS is busy {ps:.1f} ms per frame "
                      f"against the PL's {pl:.1f} ms. So that what-if rests on the A53 rate in the board file "
-                     f"(`ps.macs_per_cycle` = {psc['macs_per_cycle']:g} per core, an assumption): "
-                     + (f"if the cores are about {100 * (1 - ps / pl):.0f}% slower than that, the PS becomes the "
-                        f"bottleneck." if ps < pl else "the PS is already the bottleneck.")
-                     + f" {_ddr_sentence(r)}\n")
+                     f"(`ps.macs_per_cycle` = {psc['macs_per_cycle']:g} per core, an assumption): {verdict} "
+                     f"{_ddr_sentence(r)}\n")
     fitting = [w for w in study["what_ifs"] if w["fit"]["fits"]]
     best = max(fitting, key=lambda w: w["result"]["fps"])
     best_model = max((r for r in runs if r["model"] != FOCUS[0]), key=lambda r: r["fps"])
     L.append(f"Of these, **{best['label']}** gives the most: {best['result']['fps']:.2f} fps "
              f"({best['result']['fps'] / nv['fps']:.1f}x as deployed). Changing the network is the other lever: on this "
              f"same board and accelerator {best_model['model']} runs at {best_model['fps']:.1f} fps (model table above). "
-             f"Sweep any field yourself: `hwsim sweep {FOCUS[0]} --input-size {FOCUS[1]} --grid accel.dw_channels=2,4,8 "
-             f"--out DIR`; resource fit of a changed PE array: `hwsim synth --set ...`.\n")
+             f"Search the levers yourself: `hwsim advise {FOCUS[0]} --input-size {FOCUS[1]}`; sweep any field: "
+             f"`hwsim sweep {FOCUS[0]} --input-size {FOCUS[1]} --grid accel.dw_channels=2,4,8 --out DIR`; resource fit "
+             f"of a changed PE array: `hwsim synth --set ...`.\n")
     L.extend(runtime_report(study))
     L.append("## Plots\n")
     L.append("- `breakdown.png`: per-model time breakdown, both policies")
