@@ -26,6 +26,7 @@ All results are whole PL cycles (rounded up), so per-tile sums are exact integer
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
