@@ -12,9 +12,9 @@ cross between them.  One frame is the chain
 
 (``hwsim.pl``, ``hwsim.ps``, ``hwsim.transfer``, ``hwsim.runtime``, ``hwsim.timeline``).  ``latency_ms``
 is the chain's length; ``fps`` the pipelined throughput with the runtime's ``frames_in_flight``;
-``naive_fps`` the op-count estimate: total MACs / (the PL's peak MACs per cycle x PL clock), the
+``op_count_fps`` the op-count estimate: total MACs / (the PL's peak MACs per cycle x PL clock), the
 PL's peak being every DSP slice at its INT8 best (``resources.device_peak_macs_per_cycle``);
-``array_peak_fps`` the same at this accelerator's own peak (its engines' multipliers).
+``array_op_count_fps`` the same at this accelerator's own peak (its engines' multipliers).
 
 Everything adds up: per-layer PL cycles = compute + stall cycles (integers); breakdown
 ``pl_compute`` / ``pl_memory_stall`` are the layers' sums, ``ps_compute`` the PS ops' sum,
@@ -40,6 +40,10 @@ from .runtime import Runtime, host_pre_post
 from .timeline import Event, busy, pipeline_period, place, stages
 from .transfer import TransferModel
 
+# JSON keys renamed after 0.1.0 ("naive" also names a placement policy in the same tables): the old
+# names are written alongside the new ones in Estimate.summary()/to_json() for one release, then removed
+DEPRECATED_KEYS = {"naive_fps": "op_count_fps", "array_peak_fps": "array_op_count_fps",
+                   "naive_over_fps": "op_count_over_fps"}
 BREAKDOWN = ("pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync", "host_pre_post")
 
 
@@ -53,7 +57,7 @@ class Estimate:
     fps: float
     latency_ms: float
     period_ms: float
-    naive_fps: float | None
+    op_count_fps: float | None
     breakdown_ms: dict[str, float]
     busy_ms: dict[str, float]
     layers: list[dict[str, Any]]
@@ -64,7 +68,7 @@ class Estimate:
     frames_in_flight: int
     total_macs: int
     params: dict[str, Any] = field(repr=False, default_factory=dict)
-    array_peak_fps: float | None = None     # the op count at this accelerator's peak (its engines' multipliers)
+    array_op_count_fps: float | None = None     # the op count at this accelerator's peak (its engines' multipliers)
     resources: dict[str, float] = field(default_factory=dict)   # the accelerator's DSP/LUT/FF/BRAM36
     resources_source: str = ""              # published figures or this project's estimate
     misfit: str = ""                        # why it does not fit the board's device ("" if it fits)
@@ -113,10 +117,10 @@ class Estimate:
         ``host_pre_post`` = ``latency_ms``; then ``pipelining`` (negative: what overlapping frames gives back) and
         ``ddr_bound`` (what the DDR's sustained rate takes back when PL and PS traffic together exceed
         it; usually 0) bring it to ``period_ms`` = 1000 / fps."""
-        if not self.naive_fps:
+        if not self.op_count_fps:
             return None
-        ideal = 1e3 / self.naive_fps
-        array = 1e3 / self.array_peak_fps if self.array_peak_fps else ideal
+        ideal = 1e3 / self.op_count_fps
+        array = 1e3 / self.array_op_count_fps if self.array_op_count_fps else ideal
         b = self.breakdown_ms
         pipelined = self.period_ms if self.pipelined_ms is None else self.pipelined_ms
         return {"op_count": ideal, "array_peak": array - ideal, "pl_below_peak": b["pl_compute"] - array,
@@ -126,12 +130,13 @@ class Estimate:
                 "ddr_bound": self.period_ms - pipelined}
 
     def summary(self) -> dict[str, Any]:
-        """The headline numbers, without the per-layer records."""
-        return {"model": self.model, "board": self.board, "accel": self.accel, "runtime": self.runtime,
+        """The headline numbers, without the per-layer records; with the deprecated aliases
+        (``DEPRECATED_KEYS``: ``naive_fps``, ``array_peak_fps``, ``naive_over_fps``) for one release."""
+        s = {"model": self.model, "board": self.board, "accel": self.accel, "runtime": self.runtime,
                 "policy": self.policy,
                 "input_shape": self.input_shape, "fps": self.fps, "latency_ms": self.latency_ms,
-                "period_ms": self.period_ms, "naive_fps": self.naive_fps, "array_peak_fps": self.array_peak_fps,
-                "naive_over_fps": (self.naive_fps / self.fps) if self.naive_fps and self.fps else None,
+                "period_ms": self.period_ms, "op_count_fps": self.op_count_fps, "array_op_count_fps": self.array_op_count_fps,
+                "op_count_over_fps": (self.op_count_fps / self.fps) if self.op_count_fps and self.fps else None,
                 "breakdown_ms": dict(self.breakdown_ms), "busy_ms": dict(self.busy_ms),
                 "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight, "cores": self.cores,
                 "total_macs": self.total_macs, "op_count_gap_ms": self.op_count_gap(),
@@ -139,6 +144,7 @@ class Estimate:
                 "fits": not self.misfit, "misfit": self.misfit,
                 "ddr_bytes": dict(self.ddr_bytes), "ddr_share": self.ddr_share,
                 "ddr_footprint": dict(self.ddr_footprint)}
+        return {**s, **{old: s[new] for old, new in DEPRECATED_KEYS.items()}}
 
     def to_json(self) -> dict[str, Any]:
         return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
@@ -321,8 +327,8 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         model=plan.model, board=cfg.board_name, accel=cfg.accel_name, policy=plan.policy,
         input_shape=list(g.shape(g.inputs[0])),
         fps=1.0 / period_s, latency_ms=latency_ms, period_ms=period_s * 1e3,
-        naive_fps=device_peak * clock / total_macs if total_macs else None,
-        array_peak_fps=pe.multipliers * clock / total_macs if total_macs else None,
+        op_count_fps=device_peak * clock / total_macs if total_macs else None,
+        array_op_count_fps=pe.multipliers * clock / total_macs if total_macs else None,
         resources=res, resources_source=resource_source(cfg), misfit=cfg_misfit(cfg, res),
         breakdown_ms=breakdown, busy_ms={**{k: v * 1e3 for k, v in busy(events).items()}, "DDR": ddr_s * 1e3},
         pipelined_ms=pipelined_s * 1e3, ddr_bytes=ddr_bytes, ddr_footprint=footprint,
