@@ -900,12 +900,4 @@ def sweep_rows(models: str | list[str], grid: list[str], *, policy: str | list[s
                            overrides=list(overrides), input_size=input_size)
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(out) if out is not None else Path(tmp) / "sweep"
-        sw.run(spec, where, evaluator, workers=workers, scheduler=scheduler, resume=resume)
-        raw = sw.final_rows(where / sw.RESULTS)
-    by_key = {(r["model"], r["policy"], *(r[k] for k in spec.keys)): r for r in raw}
-    rows = []
-    for p in spec.points():
-        r = sw._typed(by_key[p.key()])
-        r.update(zip(spec.keys, p.values))
-        rows.append(r)
-    return rows
+        return sw.run(spec, where, evaluator, workers=workers, scheduler=scheduler, resume=resume).rows

@@ -286,6 +286,9 @@ class Summary:
     out: Path
     errors: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)     # resume: invalid rows moved aside, by reason
+    # every point's row in grid order (the results.csv columns, numbers typed, grid values as given);
+    # results.csv is one consumer of these rows, ``hwsim.sweep(...)`` returns them
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"points": self.points, "evaluated": self.evaluated, "infeasible": self.infeasible,

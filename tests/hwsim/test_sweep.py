@@ -1,5 +1,6 @@
 import csv
 import json
+import math
 import os
 import socket
 import subprocess
@@ -270,6 +271,21 @@ def test_resume_drops_a_torn_last_line(tmp_path):
     s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0, resume=True)
     assert (s.resumed, s.new) == (2, 1)
     assert path.read_text() == text
+
+
+def test_run_returns_every_points_row_and_the_csv_holds_the_same_rows(tmp_path):
+    spec = make(grid=["accel.pp=2,4", "accel.icp=4,8"], models=("netA", "netB"))
+    s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
+    assert [(r["model"], r["policy"], r["accel.pp"], r["accel.icp"]) for r in s.rows] == \
+        [(p.model, p.policy, *p.values) for p in spec.points()]
+    csv_rows = read_csv(tmp_path / "results.csv")
+    assert len(csv_rows) == len(s.rows) == 8
+    for r, c in zip(s.rows, csv_rows):
+        assert r["fps"] == pytest.approx(float(c["fps"])) and r["dsp"] == int(c["dsp"])
+        assert r["latency_ms"] == pytest.approx(math.fsum(r[f"{b}_ms"] for b in sweep.BREAKDOWN))
+    # resumed with nothing new: the rows are the same, read back from the file
+    again = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0, resume=True)
+    assert again.new == 0 and again.rows == s.rows
 
 
 def test_resume_continues_a_results_file_with_the_pre_rename_column_names(tmp_path):
