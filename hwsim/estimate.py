@@ -33,9 +33,10 @@ from mapper.plan import Plan
 from .config import Config, load
 from .errors import HwsimError
 from .memory import MemoryModel, ddr_footprint
-from .pl import PLLayer, Tiler, pl_check, simulate_segment
+from .pl import Tiler, pl_check, simulate_segment
 from .resources import accel_cores, accel_resources, cfg_misfit, device_peak_macs_per_cycle, resource_source
-from .ps import PSModel, PSOp
+from .ps import PSModel
+from .records import LayerRecord, PLLayerRecord, PSOpRecord, SyncRecord, TransferRecord
 from .runtime import Runtime, host_pre_post
 from .timeline import Event, busy, pipeline_period, place, stages
 from .transfer import TransferModel
@@ -60,9 +61,9 @@ class Estimate:
     op_count_fps: float | None
     breakdown_ms: dict[str, float]
     busy_ms: dict[str, float]
-    layers: list[dict[str, Any]]
-    transfers: list[dict[str, Any]]
-    syncs: list[dict[str, Any]]
+    layers: list[LayerRecord]               # PL layers and PS ops in execution order (hwsim.records)
+    transfers: list[TransferRecord]
+    syncs: list[SyncRecord]
     timeline: list[dict[str, Any]]
     segments: list[dict[str, Any]]          # the plan's PL/PS segments (device, ops, MACs, PS reasons)
     frames_in_flight: int
@@ -95,15 +96,15 @@ class Estimate:
         their MAC-array utilisation (MACs / (the engine's peak MACs per cycle x cycles))."""
         groups: dict[tuple[str, str], dict[str, Any]] = {}
         for l in self.layers:
-            kind = l.get("mode", l["op"])
+            kind = l.kind
             if kind == "fused":
                 continue
-            g = groups.setdefault((l["device"], kind), {"device": l["device"], "kind": kind, "layers": 0,
-                                                        "macs": 0, "cycles": 0, "time_ms": 0.0})
+            g = groups.setdefault((l.device, kind), {"device": l.device, "kind": kind, "layers": 0,
+                                                     "macs": 0, "cycles": 0, "time_ms": 0.0})
             g["layers"] += 1
-            g["macs"] += l["macs"]
-            g["cycles"] += l["cycles"]
-            g["time_ms"] += l["time_ms"]
+            g["macs"] += l.macs
+            g["cycles"] += l.cycles
+            g["time_ms"] += l.time_ms
         peaks = self.params.get("engine_peak_macs_per_cycle", {})
         for g in groups.values():
             if g["device"] == "PL" and g["kind"] in peaks and g["cycles"]:
@@ -147,8 +148,11 @@ class Estimate:
         return {**s, **{old: s[new] for old, new in DEPRECATED_KEYS.items()}}
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
-                "syncs": self.syncs, "host": self.host, "timeline": self.timeline, "segments": self.segments, "params": self.params}
+        """The JSON of ``hwsim estimate --json`` and the study's ``results.json``: the summary and
+        every record (``hwsim.records``), the only place the records become dicts."""
+        return {**self.summary(), "by_kind": self.by_kind(), "layers": [l.to_json() for l in self.layers],
+                "transfers": [t.to_json() for t in self.transfers], "syncs": [s.to_json() for s in self.syncs], "host": self.host, "timeline": self.timeline,
+                "segments": self.segments, "params": self.params}
 
 
 def multi_core_period(chain: list[tuple[str | None, float]], threads: int, cores: int, ps_cores: int) -> float:
@@ -178,23 +182,6 @@ def multi_core_period(chain: list[tuple[str | None, float]], threads: int, cores
 
 def _binary_size(n: float) -> str:
     return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
-
-
-def _pl_layer_json(l: PLLayer, clock_hz: float) -> dict[str, Any]:
-    return {"name": l.name, "op": l.op, "device": "PL", "macs": l.macs, "cycles": l.cycles,
-            "time_ms": l.cycles / clock_hz * 1e3, "mode": l.mode, "tiles": l.tiles,
-            "compute_cycles": l.compute_cycles, "stall_cycles": l.stall_cycles,
-            "compute_ms": l.compute_cycles / clock_hz * 1e3, "stall_ms": l.stall_cycles / clock_hz * 1e3,
-            "load_bytes": l.load_bytes, "store_bytes": l.store_bytes}
-
-
-def _ps_op_json(o: PSOp, freq_hz: float) -> dict[str, Any]:
-    return {"name": o.name, "op": o.op, "device": "PS", "macs": o.macs,
-            "cycles": round(o.time_s * freq_hz), "time_ms": o.time_s * 1e3,
-            "compute_ms": o.compute_s * 1e3, "memory_ms": o.memory_s * 1e3, "overhead_ms": o.overhead_s * 1e3,
-            "bytes": o.bytes, "buffer_mode": o.buffer_mode, "shared_read_bytes": o.shared_read_bytes,
-            "shared_write_bytes": o.shared_write_bytes, "shared_read_bytes_per_s": o.shared_read_bytes_per_s,
-            "shared_write_bytes_per_s": o.shared_write_bytes_per_s}
 
 
 def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
@@ -227,9 +214,9 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         incoming.setdefault(tr.dst, []).append(tr)
 
     events: list[Event] = []
-    layers: list[dict[str, Any]] = []
-    transfers: list[dict[str, Any]] = []
-    syncs: list[dict[str, Any]] = []
+    layers: list[LayerRecord] = []
+    transfers: list[TransferRecord] = []
+    syncs: list[SyncRecord] = []
     pl_compute = pl_stall = 0
     ps_times: list[float] = []
     shared = frozenset(tr.tensor for tr in plan.transfers)     # tensors in buffers the PS and the PL share
@@ -245,20 +232,20 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
 
     def start(seg: int, layer: str | None, n: int) -> None:
         t = n * tm.dma_setup_s
-        syncs.append({"segment": seg, "layer": layer, "event": "start", "invocations": n, "time_ms": t * 1e3})
+        syncs.append(SyncRecord(segment=seg, layer=layer, event="start", invocations=n, time_ms=t * 1e3))
         events.append(Event("sync", f"start PL {'segment ' + str(seg) if layer is None else layer}", "PS", t))
 
     def done(seg: int, layer: str | None, n: int) -> None:
         t = n * tm.irq_latency_s
-        syncs.append({"segment": seg, "layer": layer, "event": "done", "invocations": n, "time_ms": t * 1e3})
+        syncs.append(SyncRecord(segment=seg, layer=layer, event="done", invocations=n, time_ms=t * 1e3))
         events.append(Event("sync", f"PL {'segment ' + str(seg) if layer is None else layer} done", done_on, t))
 
     def add_transfers(dst: int) -> None:
         for tr in incoming.get(dst, []):
             t = tm.cache_s(tr)
-            transfers.append({"from": tr.src_device, "to": tr.dst_device, "tensor": tr.tensor,
-                              "bytes": tr.bytes, "src_segment": tr.src, "dst_segment": tr.dst,
-                              "buffer_mode": rt.buffer_mode, "time_ms": t * 1e3})
+            transfers.append(TransferRecord(src_device=tr.src_device, dst_device=tr.dst_device, tensor=tr.tensor,
+                                            bytes=tr.bytes, src_segment=tr.src, dst_segment=tr.dst,
+                                            buffer_mode=rt.buffer_mode, time_ms=t * 1e3))
             events.append(Event("transfer", f"{tr.src_device}->{tr.dst_device} {tr.tensor}", "PS", t))
 
     add_host("pre")
@@ -269,7 +256,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
             if per_segment:
                 start(seg.index, None, 1)
             for l in simulate_segment(g, seg.nodes, tiler, mem, by_name):
-                layers.append(_pl_layer_json(l, clock))
+                layers.append(PLLayerRecord.of(l, clock))
                 pl_compute += l.compute_cycles
                 pl_stall += l.stall_cycles
                 n = 0 if per_segment or not l.cycles else (1 if rt.invocation == "layer" else l.tiles)
@@ -283,7 +270,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
                 done(seg.index, None, 1)
         elif seg.device == "PS":
             for o in ps.segment(g, seg.nodes, by_name, shared):
-                layers.append(_ps_op_json(o, ps.freq_hz))
+                layers.append(PSOpRecord.of(o, ps.freq_hz))
                 ps_times.append(o.time_s)
                 if o.time_s:
                     events.append(Event("ps", o.name, "PS", o.time_s))
@@ -296,16 +283,15 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         "pl_compute": pl_compute / clock * 1e3,
         "pl_memory_stall": pl_stall / clock * 1e3,
         "ps_compute": math.fsum(ps_times) * 1e3,
-        "transfer": math.fsum(t["time_ms"] for t in transfers),
-        "sync": math.fsum(s["time_ms"] for s in syncs),
+        "transfer": math.fsum(t.time_ms for t in transfers),
+        "sync": math.fsum(s.time_ms for s in syncs),
         "host_pre_post": math.fsum(h["time_ms"] for h in host),
     }
     latency_ms = math.fsum(breakdown.values())
     place(events)
     # The PL's tiles and the PS's ops each stream at most at the DDR's sustained rate, but when frames
     # overlap both stream at once: a frame can never take less than its DDR bytes at that rate.
-    ddr_bytes = {"PL": sum(l["load_bytes"] + l["store_bytes"] for l in layers if l["device"] == "PL"),
-                 "PS": sum(l["bytes"] for l in layers if l["device"] == "PS")}
+    ddr_bytes = {d: sum(l.ddr_bytes for l in layers if l.device == d) for d in ("PL", "PS")}
     ddr_s = sum(ddr_bytes.values()) / (mem.ddr_bytes_per_cycle * clock)
     # one frame in flight: the period is the latency (summed once, so the two agree to the last bit);
     # several accelerator instances (accel.cores): multi_core_period

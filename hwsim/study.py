@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from .config import Config, load
 from .estimate import BREAKDOWN, Estimate, estimate
+from .records import PSOpRecord
 from .resources import DSP_CLOCK_MULTIPLE, accel_resources, device_fit, int8_macs_per_dsp, resource_source
 
 # (model, input size or None for native).  EfficientNet-B4 at 256x256 is the founding deployment.
@@ -189,10 +190,9 @@ def interaction(e: Estimate) -> dict[str, float]:
     (``ps_shared``), cache maintenance (``maintenance``, = ``transfer``), the software's starts of the
     PL (``invocation``) and the completions' waits (``waits``); ``total`` their sum, ``share`` of the
     latency.  ``host_pre_post`` is listed beside it (CPU work on the frame's input and output)."""
-    ps_shared = sum(l["time_ms"] for l in e.layers
-                    if l["device"] == "PS" and (l.get("shared_read_bytes") or l.get("shared_write_bytes")))
-    inv = sum(s["time_ms"] for s in e.syncs if s["event"] == "start")
-    waits = sum(s["time_ms"] for s in e.syncs if s["event"] == "done")
+    ps_shared = sum(l.time_ms for l in e.layers if isinstance(l, PSOpRecord) and l.touches_shared)
+    inv = sum(s.time_ms for s in e.syncs if s.event == "start")
+    waits = sum(s.time_ms for s in e.syncs if s.event == "done")
     parts = {"ps_shared": ps_shared, "maintenance": e.breakdown_ms["transfer"], "invocation": inv, "waits": waits}
     total = sum(parts.values())
     return {**parts, "total": total, "share": total / e.latency_ms if e.latency_ms else 0.0,

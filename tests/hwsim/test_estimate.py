@@ -56,7 +56,7 @@ def test_by_kind_regroups_the_same_time_and_reports_utilisation():
     e = estimate_plan(hand_plan(), cfg)
     groups = e.by_kind()
     assert {(g["device"], g["kind"]) for g in groups} == {("PL", "CONV"), ("PL", "GAP"), ("PS", "fc")}
-    assert math.fsum(g["time_ms"] for g in groups) == pytest.approx(math.fsum(l["time_ms"] for l in e.layers))
+    assert math.fsum(g["time_ms"] for g in groups) == pytest.approx(math.fsum(l.time_ms for l in e.layers))
     conv = next(g for g in groups if g["kind"] == "CONV")
     assert conv["utilisation"] == pytest.approx(conv["macs"] / (cfg.pe.pw_macs_per_cycle * conv["cycles"]))
     assert 0 < conv["utilisation"] <= 1
@@ -116,8 +116,8 @@ def test_real_partition_naive_moves_more_data_than_optimized():
     cfg = load("ultra96v1")
     naive = estimate("efficientnet_b0", input_size=128, policy="naive", cfg=cfg)
     opt = estimate("efficientnet_b0", input_size=128, policy="optimized", cfg=cfg)
-    nb = sum(t["bytes"] for t in naive.transfers)
-    ob = sum(t["bytes"] for t in opt.transfers)
+    nb = sum(t.bytes for t in naive.transfers)
+    ob = sum(t.bytes for t in opt.transfers)
     assert nb > 10 * ob
     assert naive.breakdown_ms["transfer"] > opt.breakdown_ms["transfer"]
     assert naive.breakdown_ms["ps_compute"] > opt.breakdown_ms["ps_compute"]
@@ -216,8 +216,8 @@ def test_ddr_traffic_of_overlapping_frames_bounds_the_frame_rate():
     slower = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5", "runtime.frames_in_flight=2",
                                                    "runtime.invocation=segment"])
     for e, peak in ((slow, 1.0), (slower, 0.5)):
-        pl = sum(l["load_bytes"] + l["store_bytes"] for l in e.layers if l["device"] == "PL")
-        ps = sum(l["bytes"] for l in e.layers if l["device"] == "PS")
+        pl = sum(l.load_bytes + l.store_bytes for l in e.layers if l.device == "PL")
+        ps = sum(l.bytes for l in e.layers if l.device == "PS")
         assert e.ddr_bytes == {"PL": pl, "PS": ps} and ps > 0
         assert e.busy_ms["DDR"] == pytest.approx((pl + ps) / (peak * 0.70 * 1e9) * 1e3)
         assert e.period_ms == pytest.approx(max(e.pipelined_ms, e.busy_ms["DDR"]))
@@ -242,3 +242,25 @@ def test_estimate_prints_the_ddr_traffic_and_whether_it_binds(capsys):
     code, out, _ = run(capsys, "estimate", "efficientnet_b0", "--set", "runtime.frames_in_flight=2",
                        "--set", "runtime.invocation=segment")
     assert code == 0 and "at the sustained 2.98 GB/s, 23% of the frame period" in out and "takes back" not in out
+
+
+def test_records_are_typed_frozen_and_become_json_only_at_the_boundary():
+    import dataclasses
+
+    from hwsim.records import PLLayerRecord, PSOpRecord, SyncRecord, TransferRecord, layer_from_json
+    e = estimate("efficientnet_b0", input_size=128)
+    assert {type(l) for l in e.layers} == {PLLayerRecord, PSOpRecord}
+    assert e.transfers and all(isinstance(t, TransferRecord) for t in e.transfers)
+    assert e.syncs and all(isinstance(s, SyncRecord) for s in e.syncs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.layers[0].time_ms = 0.0
+    j = e.to_json()
+    # the JSON keys of a transfer are the ones it has always had ("from"/"to"), the values the record's
+    t, tj = e.transfers[0], j["transfers"][0]
+    assert list(tj) == ["from", "to", "tensor", "bytes", "src_segment", "dst_segment", "buffer_mode", "time_ms"]
+    assert (tj["from"], tj["to"], tj["bytes"], tj["time_ms"]) == (t.src_device, t.dst_device, t.bytes, t.time_ms)
+    # a PL layer's ms are its cycles at the PL clock; a results.json read back gives the same records
+    pl = next(l for l in e.layers if l.device == "PL" and l.cycles)
+    assert pl.time_ms == pytest.approx(pl.cycles / 100e6 * 1e3) and pl.cycles == pl.compute_cycles + pl.stall_cycles
+    assert [layer_from_json(d) for d in json.loads(json.dumps(j["layers"]))] == e.layers
+    assert math.fsum(s.time_ms for s in e.syncs) == pytest.approx(e.breakdown_ms["sync"])

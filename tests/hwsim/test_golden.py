@@ -44,7 +44,7 @@ def test_frame_numbers_are_pinned(key):
     e = estimate(model, input_size=size, policy=policy)
     assert e.fps == pytest.approx(fps, rel=1e-6)
     assert e.latency_ms == pytest.approx(latency, rel=1e-6)
-    assert sum(l["cycles"] for l in e.layers if l["device"] == "PL") == pl_cycles
+    assert sum(l.cycles for l in e.layers if l.device == "PL") == pl_cycles
 
 
 @pytest.mark.parametrize("tile,cycles", TILES, ids=lambda t: t.mode.name if isinstance(t, TileSpec) else str(t))

@@ -267,4 +267,4 @@ def test_a_kernel_the_tiler_refuses_runs_on_the_ps_with_its_reason(accel):
     ps = next(s for s in plan.segments if "b" in s.nodes)
     assert ps.reasons["b"] == "the engine runs square kernels and strides, not 1x7 stride 1x1"
     e = estimate_plan(plan, cfg)
-    assert e.fps > 0 and [l["device"] for l in e.layers] == ["PL", "PS", "PL"]
+    assert e.fps > 0 and [l.device for l in e.layers] == ["PL", "PS", "PL"]
