@@ -198,13 +198,13 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     rt = Runtime.from_config(cfg)
     in_flight = rt.frames_in_flight
     by_name = {n.name: n for n in g.nodes}
-    footprint = {**ddr_footprint(g), "capacity": int(float(cfg["ddr"]["capacity_gib"]) * 2**30)}
+    footprint = {**ddr_footprint(g), "capacity": int(cfg.ddr.capacity_gib * 2**30)}
     if footprint["total"] > footprint["capacity"]:
         raise HwsimError(
             f"{plan.model} at {'x'.join(map(str, g.shape(g.inputs[0])))} needs at least "
             f"{_binary_size(footprint['total'])} of DDR (weights {footprint['weights'] / 2**20:.1f} MiB + "
             f"{footprint['activations_peak'] / 2**20:.1f} MiB of activations live at {footprint['peak_at']}), more "
-            f"than the {cfg['ddr']['capacity_gib']:g} GiB of {cfg.board_name} (ddr.capacity_gib)")
+            f"than the {cfg.ddr.capacity_gib:g} GiB of {cfg.board_name} (ddr.capacity_gib)")
 
     nseg = len(plan.segments)
     incoming: dict[int, list] = {}
@@ -301,7 +301,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     elif cores == 1:
         pipelined_s = pipeline_period(stages(events), in_flight)
     else:
-        pipelined_s = multi_core_period(stages(events), in_flight, cores, int(cfg["ps"]["cores"]))
+        pipelined_s = multi_core_period(stages(events), in_flight, cores, cfg.ps.cores)
     period_s = max(pipelined_s, ddr_s)
     if not period_s > 0:
         raise HwsimError(f"{plan.model} does no work on this board (every op is a view of its input, "

@@ -46,21 +46,11 @@ class Evaluator(Protocol):
         """``fps``, ``latency_ms``, ``op_count_fps``, ``array_op_count_fps`` and ``breakdown_ms`` of one point."""
 
 
-def _frozen(v: Any) -> Hashable:
-    return tuple(v) if isinstance(v, list) else v
-
-
 @functools.lru_cache(maxsize=16)
 def _graph(source: str, input_size: int | None) -> Any:
     from mapper.models import load_model
     return load_model(source, input_size)
 
-
-
-
-# accel fields no placement decision reads (the clock, the memory ports, the published resource
-# table chosen, the name): a sweep over them reuses one plan per model and policy
-PLAN_FREE_FIELDS = frozenset({"clock_mhz", "hp_ports_used", "dsp_usage", "name"})
 
 
 class DefaultEvaluator:
@@ -82,9 +72,9 @@ class DefaultEvaluator:
 
     def prepare_key(self, model: str, policy: str, cfg: Config, input_size: int | None) -> Hashable:
         # the plan depends on the accelerator through the partitioner and the tiler's pl_check
-        # (hwsim.estimate.plan_model): on every accel field but those only timing and resources read
-        return model, input_size, policy, tuple(sorted((k, _frozen(v)) for k, v in cfg.accel.items()
-                                                       if k not in PLAN_FREE_FIELDS))
+        # (hwsim.estimate.plan_model): on the accelerator's plan view (every field the schema does
+        # not mark plan=False: those only timing and resources read)
+        return model, input_size, policy, cfg.accel.plan_key()
 
     def prepare(self, model: str, policy: str, cfg: Config, input_size: int | None) -> Any:
         from ..estimate import plan_model
