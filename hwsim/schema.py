@@ -248,6 +248,14 @@ def _ports_within_board(data: dict[str, dict[str, Any]]) -> None:
 
 
 @check
+def _cores_within_ip(data: dict[str, dict[str, Any]]) -> None:
+    a = data["accel"]
+    c, top = a.get("cores", 1), a.get("max_cores")
+    if top is not None and c > top:
+        raise ConfigError(f"accel.cores = {c}: this accelerator has at most {top} cores per design (accel.max_cores)")
+
+
+@check
 def _op_kinds(data: dict[str, dict[str, Any]]) -> None:
     from mapper.ir import IRError
     from mapper.passes import op_kinds
