@@ -8,11 +8,15 @@ accelerator file (``data/accels/NAME.toml``) has one ``accel`` section: the PE-a
 (``rtl.params.PEArrayParams`` fields), ``clock_mhz``, the PL's op kinds ``pl_ops`` and their
 limits, and on-chip buffer sizes.  Every number carries its source in a comment.
 
-``load(board=..., accel=..., overrides=[...])`` returns a ``Config`` whose sections are plain
-dicts; ``--set section.key=value`` overrides any existing field (a new key is an error, so a typo
+``load(board=..., accel=..., overrides=[...])`` returns a ``Config``; ``--set section.key=value``
+edits the raw tables first and overrides any existing field (a new key is an error, so a typo
 cannot silently do nothing).  The result is validated once, after the overrides, against
 ``hwsim.schema`` (every field's type and physical range) by ``build``, the one constructor that
-the sweep's points go through too.
+the sweep's points go through too, which then gives each section its typed, frozen view
+(``hwsim.sections``): ``cfg.board``, ``cfg.ddr``, ``cfg.axi``, ``cfg.ps``, ``cfg.transfer``,
+``cfg.runtime`` and ``cfg.accel`` (with ``cfg.accel.pe``, the ``PEArrayParams`` it describes, and
+``cfg.accel.plan_key()``, the fields a placement reads).  ``cfg["ps"]`` is the raw table, kept for
+the callers not yet converted (printing code that formats values as the files spell them).
 """
 
 from __future__ import annotations

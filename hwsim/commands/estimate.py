@@ -69,11 +69,11 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(f"  {note}")
     if est.op_count_fps:
-        dev, dsp, pack = est.params["device_peak_macs_per_cycle"], cfg.board["dsp"], int8_macs_per_dsp(cfg.board)
+        dev, dsp, pack = est.params["device_peak_macs_per_cycle"], cfg.board.dsp, int8_macs_per_dsp(cfg.board)
         how = f"{dsp:,} DSPs" + (f" x {pack} INT8 MACs packed" if pack > 1 else "") + \
             f" x {DSP_CLOCK_MULTIPLE} double-pumped, as the DPU's"
         print(f"  op_count_fps {est.op_count_fps:7.2f}   op count: {est.total_macs / 1e9:.2f} GMAC at the "
-              f"{cfg.board['device']}'s peak, {dev:,} MAC/cycle ({how}) x {cfg.accel['clock_mhz']} MHz "
+              f"{cfg.board.device}'s peak, {dev:,} MAC/cycle ({how}) x {cfg.accel['clock_mhz']} MHz "
               f"= {est.op_count_fps / est.fps:.1f}x the simulated fps")
     if est.array_op_count_fps:
         print(f"  array_fps   {est.array_op_count_fps:8.2f}   array_op_count_fps, the op count at this accelerator's peak instead: "
