@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Hashable, Iterator, Mapping
-from dataclasses import field, fields, make_dataclass
+from dataclasses import field, make_dataclass
 from typing import Any
 
 from rtl.params import PEArrayParams
@@ -109,7 +109,3 @@ def view(section: str, table: dict[str, Any], **extra: Any) -> SectionView:
     cls = CLASSES[section]
     kw = {k: _typed(spec[k].kind, table.get(k)) for k in spec}
     return cls(**kw, **extra, _raw=copy.deepcopy(table))
-
-
-def field_names(section: str) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(CLASSES[section]) if f.name not in ("_raw", "pe"))
