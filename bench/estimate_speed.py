@@ -76,7 +76,7 @@ def main() -> int:
     g = load_model(args.model, args.input_size)
     plan = partition(g, cfg.accel, args.policy)
     e = estimate_plan(plan, cfg)
-    tiles = sum(l.get("tiles", 0) for l in e.layers)
+    tiles = sum(getattr(l, "tiles", 0) for l in e.layers)
     print(f"{args.model} @ {args.input_size} on {args.board}, policy {args.policy}: {len(g)} nodes -> "
           f"{len(plan.graph)} after prepare, {len(e.layers)} layers, {tiles} PL tiles; "
           f"fps {e.fps:.2f}, latency {e.latency_ms:.1f} ms")
@@ -102,7 +102,7 @@ def main() -> int:
         p = partition(load_model(model, size), cfg.accel, args.policy)
         r = estimate_plan(p, cfg)
         peak = peak_mib(lambda: estimate_plan(p, cfg))
-        t = sum(l.get("tiles", 0) for l in r.layers)
+        t = sum(getattr(l, "tiles", 0) for l in r.layers)
         print(f"  {model:<16} @ {size:<4} {len(r.layers):4d} layers {t:6d} tiles  peak {peak:6.2f} MiB")
     return 0
 

@@ -148,11 +148,11 @@ LEVERS: tuple[Lever, ...] = (
     Lever("buffers", "accel.wbuf_depth", _accel("wbuf_depth", (1152, 2304, 4608)), hardware=True),
     Lever("clock", "accel.clock_mhz", _clocks),
     Lever("ops on PS vs PL", "accel.pl_ops", _pl_ops),
-    Lever("runtime", "ps.threads", lambda cfg, lim: _with(cfg["ps"]["threads"], range(1, int(cfg["ps"]["cores"]) + 1))),
+    Lever("runtime", "ps.threads", lambda cfg, lim: _with(cfg.ps.threads, range(1, cfg.ps.cores + 1))),
     # The runtime profile's knobs (hwsim.runtime): frames in flight (the software's threads, one per
     # frame: 1 to the cores), how the shared buffers are mapped, and how a completion is noticed.
     Lever("runtime", "runtime.frames_in_flight",
-          lambda cfg, lim: _with(cfg["runtime"]["frames_in_flight"], range(1, int(cfg["ps"]["cores"]) + 1)),
+          lambda cfg, lim: _with(cfg.runtime.frames_in_flight, range(1, cfg.ps.cores + 1)),
           active=_has_runtime("frames_in_flight")),
     Lever("runtime", "runtime.buffer_mode", _runtime_choices("buffer_mode", "BUFFER_MODES"), active=_has_runtime("buffer_mode")),
     Lever("runtime", "runtime.completion", _runtime_choices("completion", "COMPLETIONS"), active=_has_runtime("completion")),
@@ -900,12 +900,4 @@ def sweep_rows(models: str | list[str], grid: list[str], *, policy: str | list[s
                            overrides=list(overrides), input_size=input_size)
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(out) if out is not None else Path(tmp) / "sweep"
-        sw.run(spec, where, evaluator, workers=workers, scheduler=scheduler, resume=resume)
-        raw = sw.final_rows(where / sw.RESULTS)
-    by_key = {(r["model"], r["policy"], *(r[k] for k in spec.keys)): r for r in raw}
-    rows = []
-    for p in spec.points():
-        r = sw._typed(by_key[p.key()])
-        r.update(zip(spec.keys, p.values))
-        rows.append(r)
-    return rows
+        return sw.run(spec, where, evaluator, workers=workers, scheduler=scheduler, resume=resume).rows

@@ -8,11 +8,15 @@ accelerator file (``data/accels/NAME.toml``) has one ``accel`` section: the PE-a
 (``rtl.params.PEArrayParams`` fields), ``clock_mhz``, the PL's op kinds ``pl_ops`` and their
 limits, and on-chip buffer sizes.  Every number carries its source in a comment.
 
-``load(board=..., accel=..., overrides=[...])`` returns a ``Config`` whose sections are plain
-dicts; ``--set section.key=value`` overrides any existing field (a new key is an error, so a typo
+``load(board=..., accel=..., overrides=[...])`` returns a ``Config``; ``--set section.key=value``
+edits the raw tables first and overrides any existing field (a new key is an error, so a typo
 cannot silently do nothing).  The result is validated once, after the overrides, against
 ``hwsim.schema`` (every field's type and physical range) by ``build``, the one constructor that
-the sweep's points go through too.
+the sweep's points go through too, which then gives each section its typed, frozen view
+(``hwsim.sections``): ``cfg.board``, ``cfg.ddr``, ``cfg.axi``, ``cfg.ps``, ``cfg.transfer``,
+``cfg.runtime`` and ``cfg.accel`` (with ``cfg.accel.pe``, the ``PEArrayParams`` it describes, and
+``cfg.accel.plan_key()``, the fields a placement reads).  ``cfg["ps"]`` is the raw table, kept for
+the callers not yet converted (printing code that formats values as the files spell them).
 """
 
 from __future__ import annotations
@@ -20,14 +24,14 @@ from __future__ import annotations
 import copy
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rtl.params import ParamError, PEArrayParams
 
-from . import schema
+from . import schema, sections
 from .schema import ConfigError
 
 
@@ -86,24 +90,57 @@ class Config:
     published: dict[str, Any] | None = None
     shipped_accel: dict[str, Any] | None = None
     runtime_name: str = ""              # the runtime profile (data/runtimes/NAME.toml), section "runtime"
+    # the typed, frozen sections (hwsim.sections), built by ``build`` from the validated ``data``
+    views: dict[str, sections.SectionView] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, section: str) -> dict[str, Any]:
+        """The raw table (compatibility; the models read the typed sections: ``cfg.ps.threads``)."""
         return self.data[section]
 
-    @property
-    def board(self) -> dict[str, Any]:
-        return self.data["board"]
+    def _view(self, section: str) -> Any:
+        if section not in self.views:
+            self.views[section] = sections.view(section, self.data[section])
+        return self.views[section]
 
     @property
-    def accel(self) -> dict[str, Any]:
-        return self.data["accel"]
+    def board(self) -> sections.Board:
+        return self._view("board")
+
+    @property
+    def ddr(self) -> sections.DDR:
+        return self._view("ddr")
+
+    @property
+    def axi(self) -> sections.AXI:
+        return self._view("axi")
+
+    @property
+    def ps(self) -> sections.PS:
+        return self._view("ps")
+
+    @property
+    def transfer(self) -> sections.Transfer:
+        return self._view("transfer")
+
+    @property
+    def runtime(self) -> sections.Runtime:
+        return self._view("runtime")
+
+    @property
+    def accel(self) -> sections.Accel:
+        if "accel" not in self.views:
+            self.views["accel"] = sections.view("accel", self.data["accel"], pe=self._pe())
+        return self.views["accel"]
+
+    def _pe(self) -> PEArrayParams:
+        try:
+            return PEArrayParams.from_dict(self.data["accel"])
+        except (ParamError, TypeError) as e:
+            raise ConfigError(f"accelerator {self.accel_name!r}: {e}") from None
 
     @property
     def pe(self) -> PEArrayParams:
-        try:
-            return PEArrayParams.from_dict(self.accel)
-        except (ParamError, TypeError) as e:
-            raise ConfigError(f"accelerator {self.accel_name!r}: {e}") from None
+        return self.accel.pe
 
     @property
     def clock_hz(self) -> float:
@@ -239,7 +276,9 @@ def build(board: str, accel: str, data: dict[str, dict[str, Any]], published: di
     cfg = Config(board, accel, data, published=published,
                  shipped_accel=copy.deepcopy(shipped_accel if shipped_accel is not None else data["accel"]),
                  runtime_name=runtime or str(data.get("runtime", {}).get("name", "")))
-    cfg.pe  # validate the PE-array parameters now, with a clear message
+    for name in sections.CLASSES:       # the typed, frozen sections (the PE array's parameters checked here)
+        if name in data:
+            getattr(cfg, name)
     from .runtime import Runtime
     Runtime.from_config(cfg)            # and the runtime profile's fields
     return cfg

@@ -12,9 +12,9 @@ cross between them.  One frame is the chain
 
 (``hwsim.pl``, ``hwsim.ps``, ``hwsim.transfer``, ``hwsim.runtime``, ``hwsim.timeline``).  ``latency_ms``
 is the chain's length; ``fps`` the pipelined throughput with the runtime's ``frames_in_flight``;
-``naive_fps`` the op-count estimate: total MACs / (the PL's peak MACs per cycle x PL clock), the
+``op_count_fps`` the op-count estimate: total MACs / (the PL's peak MACs per cycle x PL clock), the
 PL's peak being every DSP slice at its INT8 best (``resources.device_peak_macs_per_cycle``);
-``array_peak_fps`` the same at this accelerator's own peak (its engines' multipliers).
+``array_op_count_fps`` the same at this accelerator's own peak (its engines' multipliers).
 
 Everything adds up: per-layer PL cycles = compute + stall cycles (integers); breakdown
 ``pl_compute`` / ``pl_memory_stall`` are the layers' sums, ``ps_compute`` the PS ops' sum,
@@ -33,13 +33,18 @@ from mapper.plan import Plan
 from .config import Config, load
 from .errors import HwsimError
 from .memory import MemoryModel, ddr_footprint
-from .pl import PLLayer, Tiler, pl_check, simulate_segment
+from .pl import Tiler, pl_check, simulate_segment
 from .resources import accel_cores, accel_resources, cfg_misfit, device_peak_macs_per_cycle, resource_source
-from .ps import PSModel, PSOp
+from .ps import PSModel
+from .records import LayerRecord, PLLayerRecord, PSOpRecord, SyncRecord, TransferRecord
 from .runtime import Runtime, host_pre_post
 from .timeline import Event, busy, pipeline_period, place, stages
 from .transfer import TransferModel
 
+# JSON keys renamed after 0.1.0 ("naive" also names a placement policy in the same tables): the old
+# names are written alongside the new ones in Estimate.summary()/to_json() for one release, then removed
+DEPRECATED_KEYS = {"naive_fps": "op_count_fps", "array_peak_fps": "array_op_count_fps",
+                   "naive_over_fps": "op_count_over_fps"}
 BREAKDOWN = ("pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync", "host_pre_post")
 
 
@@ -53,18 +58,18 @@ class Estimate:
     fps: float
     latency_ms: float
     period_ms: float
-    naive_fps: float | None
+    op_count_fps: float | None
     breakdown_ms: dict[str, float]
     busy_ms: dict[str, float]
-    layers: list[dict[str, Any]]
-    transfers: list[dict[str, Any]]
-    syncs: list[dict[str, Any]]
+    layers: list[LayerRecord]               # PL layers and PS ops in execution order (hwsim.records)
+    transfers: list[TransferRecord]
+    syncs: list[SyncRecord]
     timeline: list[dict[str, Any]]
     segments: list[dict[str, Any]]          # the plan's PL/PS segments (device, ops, MACs, PS reasons)
     frames_in_flight: int
     total_macs: int
     params: dict[str, Any] = field(repr=False, default_factory=dict)
-    array_peak_fps: float | None = None     # the op count at this accelerator's peak (its engines' multipliers)
+    array_op_count_fps: float | None = None     # the op count at this accelerator's peak (its engines' multipliers)
     resources: dict[str, float] = field(default_factory=dict)   # the accelerator's DSP/LUT/FF/BRAM36
     resources_source: str = ""              # published figures or this project's estimate
     misfit: str = ""                        # why it does not fit the board's device ("" if it fits)
@@ -91,15 +96,15 @@ class Estimate:
         their MAC-array utilisation (MACs / (the engine's peak MACs per cycle x cycles))."""
         groups: dict[tuple[str, str], dict[str, Any]] = {}
         for l in self.layers:
-            kind = l.get("mode", l["op"])
+            kind = l.kind
             if kind == "fused":
                 continue
-            g = groups.setdefault((l["device"], kind), {"device": l["device"], "kind": kind, "layers": 0,
-                                                        "macs": 0, "cycles": 0, "time_ms": 0.0})
+            g = groups.setdefault((l.device, kind), {"device": l.device, "kind": kind, "layers": 0,
+                                                     "macs": 0, "cycles": 0, "time_ms": 0.0})
             g["layers"] += 1
-            g["macs"] += l["macs"]
-            g["cycles"] += l["cycles"]
-            g["time_ms"] += l["time_ms"]
+            g["macs"] += l.macs
+            g["cycles"] += l.cycles
+            g["time_ms"] += l.time_ms
         peaks = self.params.get("engine_peak_macs_per_cycle", {})
         for g in groups.values():
             if g["device"] == "PL" and g["kind"] in peaks and g["cycles"]:
@@ -113,10 +118,10 @@ class Estimate:
         ``host_pre_post`` = ``latency_ms``; then ``pipelining`` (negative: what overlapping frames gives back) and
         ``ddr_bound`` (what the DDR's sustained rate takes back when PL and PS traffic together exceed
         it; usually 0) bring it to ``period_ms`` = 1000 / fps."""
-        if not self.naive_fps:
+        if not self.op_count_fps:
             return None
-        ideal = 1e3 / self.naive_fps
-        array = 1e3 / self.array_peak_fps if self.array_peak_fps else ideal
+        ideal = 1e3 / self.op_count_fps
+        array = 1e3 / self.array_op_count_fps if self.array_op_count_fps else ideal
         b = self.breakdown_ms
         pipelined = self.period_ms if self.pipelined_ms is None else self.pipelined_ms
         return {"op_count": ideal, "array_peak": array - ideal, "pl_below_peak": b["pl_compute"] - array,
@@ -126,12 +131,13 @@ class Estimate:
                 "ddr_bound": self.period_ms - pipelined}
 
     def summary(self) -> dict[str, Any]:
-        """The headline numbers, without the per-layer records."""
-        return {"model": self.model, "board": self.board, "accel": self.accel, "runtime": self.runtime,
+        """The headline numbers, without the per-layer records; with the deprecated aliases
+        (``DEPRECATED_KEYS``: ``naive_fps``, ``array_peak_fps``, ``naive_over_fps``) for one release."""
+        s = {"model": self.model, "board": self.board, "accel": self.accel, "runtime": self.runtime,
                 "policy": self.policy,
                 "input_shape": self.input_shape, "fps": self.fps, "latency_ms": self.latency_ms,
-                "period_ms": self.period_ms, "naive_fps": self.naive_fps, "array_peak_fps": self.array_peak_fps,
-                "naive_over_fps": (self.naive_fps / self.fps) if self.naive_fps and self.fps else None,
+                "period_ms": self.period_ms, "op_count_fps": self.op_count_fps, "array_op_count_fps": self.array_op_count_fps,
+                "op_count_over_fps": (self.op_count_fps / self.fps) if self.op_count_fps and self.fps else None,
                 "breakdown_ms": dict(self.breakdown_ms), "busy_ms": dict(self.busy_ms),
                 "bottleneck": self.bottleneck, "frames_in_flight": self.frames_in_flight, "cores": self.cores,
                 "total_macs": self.total_macs, "op_count_gap_ms": self.op_count_gap(),
@@ -139,10 +145,14 @@ class Estimate:
                 "fits": not self.misfit, "misfit": self.misfit,
                 "ddr_bytes": dict(self.ddr_bytes), "ddr_share": self.ddr_share,
                 "ddr_footprint": dict(self.ddr_footprint)}
+        return {**s, **{old: s[new] for old, new in DEPRECATED_KEYS.items()}}
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.summary(), "by_kind": self.by_kind(), "layers": self.layers, "transfers": self.transfers,
-                "syncs": self.syncs, "host": self.host, "timeline": self.timeline, "segments": self.segments, "params": self.params}
+        """The JSON of ``hwsim estimate --json`` and the study's ``results.json``: the summary and
+        every record (``hwsim.records``), the only place the records become dicts."""
+        return {**self.summary(), "by_kind": self.by_kind(), "layers": [l.to_json() for l in self.layers],
+                "transfers": [t.to_json() for t in self.transfers], "syncs": [s.to_json() for s in self.syncs], "host": self.host, "timeline": self.timeline,
+                "segments": self.segments, "params": self.params}
 
 
 def multi_core_period(chain: list[tuple[str | None, float]], threads: int, cores: int, ps_cores: int) -> float:
@@ -174,23 +184,6 @@ def _binary_size(n: float) -> str:
     return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
-def _pl_layer_json(l: PLLayer, clock_hz: float) -> dict[str, Any]:
-    return {"name": l.name, "op": l.op, "device": "PL", "macs": l.macs, "cycles": l.cycles,
-            "time_ms": l.cycles / clock_hz * 1e3, "mode": l.mode, "tiles": l.tiles,
-            "compute_cycles": l.compute_cycles, "stall_cycles": l.stall_cycles,
-            "compute_ms": l.compute_cycles / clock_hz * 1e3, "stall_ms": l.stall_cycles / clock_hz * 1e3,
-            "load_bytes": l.load_bytes, "store_bytes": l.store_bytes}
-
-
-def _ps_op_json(o: PSOp, freq_hz: float) -> dict[str, Any]:
-    return {"name": o.name, "op": o.op, "device": "PS", "macs": o.macs,
-            "cycles": round(o.time_s * freq_hz), "time_ms": o.time_s * 1e3,
-            "compute_ms": o.compute_s * 1e3, "memory_ms": o.memory_s * 1e3, "overhead_ms": o.overhead_s * 1e3,
-            "bytes": o.bytes, "buffer_mode": o.buffer_mode, "shared_read_bytes": o.shared_read_bytes,
-            "shared_write_bytes": o.shared_write_bytes, "shared_read_bytes_per_s": o.shared_read_bytes_per_s,
-            "shared_write_bytes_per_s": o.shared_write_bytes_per_s}
-
-
 def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     """Simulate one frame of ``plan`` on the board and accelerator of ``cfg``."""
     g = plan.graph
@@ -205,13 +198,13 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     rt = Runtime.from_config(cfg)
     in_flight = rt.frames_in_flight
     by_name = {n.name: n for n in g.nodes}
-    footprint = {**ddr_footprint(g), "capacity": int(float(cfg["ddr"]["capacity_gib"]) * 2**30)}
+    footprint = {**ddr_footprint(g), "capacity": int(cfg.ddr.capacity_gib * 2**30)}
     if footprint["total"] > footprint["capacity"]:
         raise HwsimError(
             f"{plan.model} at {'x'.join(map(str, g.shape(g.inputs[0])))} needs at least "
             f"{_binary_size(footprint['total'])} of DDR (weights {footprint['weights'] / 2**20:.1f} MiB + "
             f"{footprint['activations_peak'] / 2**20:.1f} MiB of activations live at {footprint['peak_at']}), more "
-            f"than the {cfg['ddr']['capacity_gib']:g} GiB of {cfg.board_name} (ddr.capacity_gib)")
+            f"than the {cfg.ddr.capacity_gib:g} GiB of {cfg.board_name} (ddr.capacity_gib)")
 
     nseg = len(plan.segments)
     incoming: dict[int, list] = {}
@@ -221,9 +214,9 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         incoming.setdefault(tr.dst, []).append(tr)
 
     events: list[Event] = []
-    layers: list[dict[str, Any]] = []
-    transfers: list[dict[str, Any]] = []
-    syncs: list[dict[str, Any]] = []
+    layers: list[LayerRecord] = []
+    transfers: list[TransferRecord] = []
+    syncs: list[SyncRecord] = []
     pl_compute = pl_stall = 0
     ps_times: list[float] = []
     shared = frozenset(tr.tensor for tr in plan.transfers)     # tensors in buffers the PS and the PL share
@@ -239,20 +232,20 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
 
     def start(seg: int, layer: str | None, n: int) -> None:
         t = n * tm.dma_setup_s
-        syncs.append({"segment": seg, "layer": layer, "event": "start", "invocations": n, "time_ms": t * 1e3})
+        syncs.append(SyncRecord(segment=seg, layer=layer, event="start", invocations=n, time_ms=t * 1e3))
         events.append(Event("sync", f"start PL {'segment ' + str(seg) if layer is None else layer}", "PS", t))
 
     def done(seg: int, layer: str | None, n: int) -> None:
         t = n * tm.irq_latency_s
-        syncs.append({"segment": seg, "layer": layer, "event": "done", "invocations": n, "time_ms": t * 1e3})
+        syncs.append(SyncRecord(segment=seg, layer=layer, event="done", invocations=n, time_ms=t * 1e3))
         events.append(Event("sync", f"PL {'segment ' + str(seg) if layer is None else layer} done", done_on, t))
 
     def add_transfers(dst: int) -> None:
         for tr in incoming.get(dst, []):
             t = tm.cache_s(tr)
-            transfers.append({"from": tr.src_device, "to": tr.dst_device, "tensor": tr.tensor,
-                              "bytes": tr.bytes, "src_segment": tr.src, "dst_segment": tr.dst,
-                              "buffer_mode": rt.buffer_mode, "time_ms": t * 1e3})
+            transfers.append(TransferRecord(src_device=tr.src_device, dst_device=tr.dst_device, tensor=tr.tensor,
+                                            bytes=tr.bytes, src_segment=tr.src, dst_segment=tr.dst,
+                                            buffer_mode=rt.buffer_mode, time_ms=t * 1e3))
             events.append(Event("transfer", f"{tr.src_device}->{tr.dst_device} {tr.tensor}", "PS", t))
 
     add_host("pre")
@@ -263,7 +256,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
             if per_segment:
                 start(seg.index, None, 1)
             for l in simulate_segment(g, seg.nodes, tiler, mem, by_name):
-                layers.append(_pl_layer_json(l, clock))
+                layers.append(PLLayerRecord.of(l, clock))
                 pl_compute += l.compute_cycles
                 pl_stall += l.stall_cycles
                 n = 0 if per_segment or not l.cycles else (1 if rt.invocation == "layer" else l.tiles)
@@ -277,7 +270,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
                 done(seg.index, None, 1)
         elif seg.device == "PS":
             for o in ps.segment(g, seg.nodes, by_name, shared):
-                layers.append(_ps_op_json(o, ps.freq_hz))
+                layers.append(PSOpRecord.of(o, ps.freq_hz))
                 ps_times.append(o.time_s)
                 if o.time_s:
                     events.append(Event("ps", o.name, "PS", o.time_s))
@@ -290,16 +283,15 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         "pl_compute": pl_compute / clock * 1e3,
         "pl_memory_stall": pl_stall / clock * 1e3,
         "ps_compute": math.fsum(ps_times) * 1e3,
-        "transfer": math.fsum(t["time_ms"] for t in transfers),
-        "sync": math.fsum(s["time_ms"] for s in syncs),
+        "transfer": math.fsum(t.time_ms for t in transfers),
+        "sync": math.fsum(s.time_ms for s in syncs),
         "host_pre_post": math.fsum(h["time_ms"] for h in host),
     }
     latency_ms = math.fsum(breakdown.values())
     place(events)
     # The PL's tiles and the PS's ops each stream at most at the DDR's sustained rate, but when frames
     # overlap both stream at once: a frame can never take less than its DDR bytes at that rate.
-    ddr_bytes = {"PL": sum(l["load_bytes"] + l["store_bytes"] for l in layers if l["device"] == "PL"),
-                 "PS": sum(l["bytes"] for l in layers if l["device"] == "PS")}
+    ddr_bytes = {d: sum(l.ddr_bytes for l in layers if l.device == d) for d in ("PL", "PS")}
     ddr_s = sum(ddr_bytes.values()) / (mem.ddr_bytes_per_cycle * clock)
     # one frame in flight: the period is the latency (summed once, so the two agree to the last bit);
     # several accelerator instances (accel.cores): multi_core_period
@@ -309,7 +301,7 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
     elif cores == 1:
         pipelined_s = pipeline_period(stages(events), in_flight)
     else:
-        pipelined_s = multi_core_period(stages(events), in_flight, cores, int(cfg["ps"]["cores"]))
+        pipelined_s = multi_core_period(stages(events), in_flight, cores, cfg.ps.cores)
     period_s = max(pipelined_s, ddr_s)
     if not period_s > 0:
         raise HwsimError(f"{plan.model} does no work on this board (every op is a view of its input, "
@@ -321,8 +313,8 @@ def estimate_plan(plan: Plan, cfg: Config) -> Estimate:
         model=plan.model, board=cfg.board_name, accel=cfg.accel_name, policy=plan.policy,
         input_shape=list(g.shape(g.inputs[0])),
         fps=1.0 / period_s, latency_ms=latency_ms, period_ms=period_s * 1e3,
-        naive_fps=device_peak * clock / total_macs if total_macs else None,
-        array_peak_fps=pe.multipliers * clock / total_macs if total_macs else None,
+        op_count_fps=device_peak * clock / total_macs if total_macs else None,
+        array_op_count_fps=pe.multipliers * clock / total_macs if total_macs else None,
         resources=res, resources_source=resource_source(cfg), misfit=cfg_misfit(cfg, res),
         breakdown_ms=breakdown, busy_ms={**{k: v * 1e3 for k, v in busy(events).items()}, "DDR": ddr_s * 1e3},
         pipelined_ms=pipelined_s * 1e3, ddr_bytes=ddr_bytes, ddr_footprint=footprint,

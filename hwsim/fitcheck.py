@@ -23,5 +23,5 @@ def check_fit(cfg, overrides: list[str], allow: bool = False) -> None:
         other = fitting_dsp_usage(cfg)
         hint = (f"; its {other[0]} DSP usage build fits ({fmt_count(other[1]['dsp'])} DSP): "
                 f"--set accel.dsp_usage={other[0]}" if other else "")
-        raise HwsimError(f"accelerator {cfg.accel_name!r}{where} does not fit the {cfg.board['device']} of "
+        raise HwsimError(f"accelerator {cfg.accel_name!r}{where} does not fit the {cfg.board.device} of "
                          f"{cfg.board_name!r}: {why} ({src}){hint}; pass --no-fit-check to simulate it anyway")

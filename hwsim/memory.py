@@ -36,20 +36,19 @@ import numpy as np
 def coherent_port(cfg: Any) -> tuple[int, float] | None:
     """For ``hwsim.memory``: (ports, fraction of a plain HP port's bytes per cycle) when the runtime's
     shared buffers are coherent (the data mover on the HPC ports), else None."""
-    data = getattr(cfg, "data", None)
-    if not isinstance(data, dict) or "runtime" not in data:
+    if "runtime" not in cfg.data:
         return None
-    rt = data["runtime"]
-    if rt.get("buffer_mode") != "coherent":
+    rt = cfg.runtime                    # typed and validated by hwsim.config.build
+    if rt.buffer_mode != "coherent":
         return None
-    return int(rt["coherent_ports"]), float(rt["coherent_port_efficiency"])   # validated by hwsim.schema
+    return rt.coherent_ports, rt.coherent_port_efficiency
 
 
 def ddr_sustained_bytes_per_s(cfg: Any) -> float:
     """What the board's DDR sustains, bytes/s: ``ddr.peak_gbps`` x ``ddr.efficiency``.  The PL's
     tiles and the PS's ops each stream at most at this rate, and together too."""
-    ddr = cfg["ddr"]                    # fields validated by hwsim.schema at load
-    return float(ddr["peak_gbps"]) * 1e9 * float(ddr["efficiency"])
+    ddr = cfg.ddr                       # typed and validated by hwsim.config.build
+    return ddr.peak_gbps * 1e9 * ddr.efficiency
 
 
 @dataclass(frozen=True)
@@ -64,14 +63,14 @@ class MemoryModel:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "MemoryModel":
-        axi, acc = cfg["axi"], cfg.accel    # validated by hwsim.schema at load (ports <= axi.hp_ports too)
-        clock = float(acc["clock_mhz"]) * 1e6
-        hp_bits = int(axi["port_bits"])
+        axi, acc = cfg.axi, cfg.accel       # typed and validated by hwsim.config.build (ports <= axi.hp_ports too)
+        clock = acc.clock_mhz * 1e6
+        hp_bits = axi.port_bits
         pe = cfg.pe                      # the data mover's own parameters: rtl.params.PEArrayParams
         port_bits = pe.axi_data_bits
         if port_bits > hp_bits:
             raise HwsimError(f"accel.axi_data_bits={port_bits} exceeds the board's {hp_bits}-bit HP ports (axi.port_bits)")
-        ports = int(acc["hp_ports_used"])
+        ports = acc.hp_ports_used
         port_efficiency = 1.0
         # --- coherent shared buffers (runtime.buffer_mode = "coherent", hwsim.runtime): the data mover sits
         # on the coherent HPC ports, at most runtime.coherent_ports of them, each moving
@@ -84,7 +83,7 @@ class MemoryModel:
             clock_hz=clock,
             port_bytes_per_cycle=ports * port_bits / 8 * port_efficiency,
             burst_bytes=pe.burst_beats * port_bits // 8,
-            burst_latency_cycles=float(axi["burst_latency_ns"]) * 1e-9 * clock,
+            burst_latency_cycles=axi.burst_latency_ns * 1e-9 * clock,
             outstanding=pe.outstanding,
             ports=ports,
             ddr_bytes_per_cycle=ddr_sustained_bytes_per_s(cfg) / clock,

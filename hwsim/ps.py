@@ -78,19 +78,19 @@ class PSModel:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "PSModel":
-        ps = cfg["ps"]                  # fields validated by hwsim.schema at load (threads <= cores too)
+        ps = cfg.ps                     # typed and validated by hwsim.config.build (threads <= cores too)
         from .runtime import Runtime
         rt = Runtime.from_config(cfg)
-        mem = min(float(ps["mem_gbps"]) * 1e9, ddr_sustained_bytes_per_s(cfg))
+        mem = min(ps.mem_gbps * 1e9, ddr_sustained_bytes_per_s(cfg))
         rd, wr = rt.shared_bandwidths(mem)
         return cls(
-            freq_hz=float(ps["freq_mhz"]) * 1e6,
-            threads=int(ps["threads"]),
-            macs_per_cycle=float(ps["macs_per_cycle"]) * rt.fallback_mac_rate,
-            elem_ops_per_cycle=float(ps["elem_ops_per_cycle"]) * rt.fallback_elem_rate,
-            transcendental_cycles=float(ps["transcendental_cycles"]) / rt.fallback_elem_rate,
+            freq_hz=ps.freq_mhz * 1e6,
+            threads=ps.threads,
+            macs_per_cycle=ps.macs_per_cycle * rt.fallback_mac_rate,
+            elem_ops_per_cycle=ps.elem_ops_per_cycle * rt.fallback_elem_rate,
+            transcendental_cycles=ps.transcendental_cycles / rt.fallback_elem_rate,
             mem_bytes_per_s=mem,
-            call_overhead_s=float(ps["call_overhead_us"]) * 1e-6 + rt.op_dispatch_s,
+            call_overhead_s=ps.call_overhead_us * 1e-6 + rt.op_dispatch_s,
             buffer_mode=rt.buffer_mode,
             shared_read_bytes_per_s=min(rd, mem),
             shared_write_bytes_per_s=min(wr, mem),

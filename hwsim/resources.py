@@ -24,9 +24,9 @@ DSP_CLOCK_MULTIPLE = 2
 BRAM36_BYTES = 4096     # a RAMB36E2 holds 4 KiB of bytes (4K x 9 or 512 x 72 with parity unused; UG573)
 
 
-def activation_buffer_bram36(accel: dict[str, Any]) -> int:
-    """Block RAMs of the input and output activation buffers."""
-    return sum(math.ceil(float(accel[k]) * 1024 / BRAM36_BYTES) for k in ("ibuf_kib", "obuf_kib") if k in accel)
+def activation_buffer_bram36(accel: Any) -> int:
+    """Block RAMs of the input and output activation buffers (``accel``: the typed section)."""
+    return sum(math.ceil(kib * 1024 / BRAM36_BYTES) for kib in (accel.ibuf_kib, accel.obuf_kib))
 
 
 RESOURCES = ("dsp", "lut", "ff", "bram36")
@@ -54,7 +54,7 @@ def dsp_usage(cfg: Config) -> str | None:
     "DSP Usage": ``high``, DSPs multiply and accumulate; ``low``, LUTs accumulate), or the only one."""
     if not cfg.published:
         return None
-    return cfg.accel.get("dsp_usage") or dsp_usages(cfg.published)[0]
+    return cfg.accel.dsp_usage or dsp_usages(cfg.published)[0]
 
 
 def resource_source(cfg: Config) -> str:
@@ -72,18 +72,13 @@ def resource_source(cfg: Config) -> str:
 BRAM36_PER_URAM = (210 - 67) / 44
 
 
-def accel_cores(accel: dict[str, Any]) -> int:
-    """``accel.cores``: identical accelerator instances in the PL (the DPU's published builds put
-    several DPU cores in one design: ZCU102 3 x B4096, ZCU104 2 x B4096, see the DPU files); 1 if the
-    description does not say.  Every instance counts in the resources and the fit check."""
-    from .errors import HwsimError
-    c = accel.get("cores", 1)
-    if isinstance(c, bool) or not isinstance(c, int) or c < 1:
-        raise HwsimError(f"accel.cores must be a positive integer (accelerator instances), not {c!r}")
-    top = accel.get("max_cores")
-    if top is not None and c > top:
-        raise HwsimError(f"accel.cores = {c}: this accelerator has at most {top} cores per design (accel.max_cores)")
-    return c
+def accel_cores(accel: Any) -> int:
+    """``accel.cores`` (the typed section, ``hwsim.sections.Accel``): identical accelerator instances
+    in the PL (the DPU's published builds put several DPU cores in one design: ZCU102 3 x B4096,
+    ZCU104 2 x B4096, see the DPU files); 1 if the description does not say.  Every instance counts
+    in the resources and the fit check.  Its range and ``accel.max_cores`` are checked at load
+    (``hwsim.schema``)."""
+    return accel.cores if accel.cores is not None else 1
 
 
 def _published(cfg: Config, usage: str | None = None) -> dict[str, float]:
@@ -91,8 +86,8 @@ def _published(cfg: Config, usage: str | None = None) -> dict[str, float]:
     n = accel_cores(cfg.accel)
     # counts as published (ints; BRAM may be half blocks), one set per core
     res = {k: counts[k] * n for k in RESOURCES}
-    uram = int(cfg.board.get("uram") or 0)
-    room = float(cfg.board["bram36"]) * float(cfg.board.get("max_util", 1.0)) if cfg.board.get("bram36") else None
+    uram = cfg.board.uram or 0
+    room = cfg.board.bram36 * _max_util(cfg)
     if uram and room is not None and res["bram36"] > room:
         need = math.ceil((res["bram36"] - room) / BRAM36_PER_URAM)
         res["bram36"] = max(0.0, res["bram36"] - need * BRAM36_PER_URAM)
@@ -138,7 +133,12 @@ PUBLISHED_BUILD_LIMIT = 1.0
 def fit_limit(cfg: Config) -> float:
     """The largest fraction of each device resource the configuration's accelerator may use: the
     whole device for a published build (``uses_published``), else ``board.max_util``."""
-    return PUBLISHED_BUILD_LIMIT if uses_published(cfg) else float(cfg.board.get("max_util", 1.0))
+    return PUBLISHED_BUILD_LIMIT if uses_published(cfg) else _max_util(cfg)
+
+
+def _max_util(cfg: Config) -> float:
+    """``board.max_util``, the whole device if the board file does not say."""
+    return cfg.board.max_util if cfg.board.max_util is not None else 1.0
 
 
 def fit_board(cfg: Config) -> dict[str, Any]:
@@ -168,8 +168,8 @@ def fit_verdict(cfg: Config, res: dict[str, float] | None = None) -> str:
         names = {"dsp": "DSP", "lut": "LUT", "ff": "FF", "bram36": "BRAM36", "uram": "URAM"}
         used = f"{fmt_count(res[top])} {names.get(top, top)} = {util[top]:.0%}"
         return (f"fits: published build, {used}" if ok else
-                f"does NOT fit the {cfg.board['device']}: published build, {used}")
-    return (f"{'fits' if ok else 'does NOT fit'} the {cfg.board['device']} "
+                f"does NOT fit the {cfg.board.device}: published build, {used}")
+    return (f"{'fits' if ok else 'does NOT fit'} the {cfg.board.device} "
             f"(at most {fit_limit(cfg):.0%} of each)")
 
 

@@ -38,13 +38,6 @@ from .memory import coherent_port  # noqa: F401  (coherent_port: the memory mode
 from .schema import BUFFER_MODES, COMPLETIONS, INVOCATIONS  # the choices live with the fields
 
 
-def _choice(rt: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
-    v = rt.get(key)
-    if v not in allowed:
-        raise HwsimError(f"runtime.{key} must be one of {', '.join(allowed)}, not {v!r}")
-    return v
-
-
 @dataclass(frozen=True)
 class Runtime:
     name: str
@@ -71,31 +64,29 @@ class Runtime:
         """The runtime section, whose fields ``hwsim.schema`` validated at load (types, ranges, choices)."""
         if "runtime" not in cfg.data:
             raise HwsimError("the configuration has no [runtime] section (load it with hwsim.config.load)")
-        rt = cfg["runtime"]
-        inv = _choice(rt, "invocation", INVOCATIONS)
+        rt = cfg.runtime                # typed and validated (choices too) by hwsim.config.build
+        inv = rt.invocation
         if inv == "auto":
-            inv = "segment" if getattr(cfg, "published", None) is not None else "layer"
-        fif = int(rt["frames_in_flight"])
-        ports = float(rt["coherent_ports"])
+            inv = "segment" if cfg.published is not None else "layer"
         return cls(
-            name=str(rt.get("name", cfg.runtime_name if hasattr(cfg, "runtime_name") else "")),
-            buffer_mode=_choice(rt, "buffer_mode", BUFFER_MODES),
+            name=rt.name if rt.name is not None else cfg.runtime_name,
+            buffer_mode=rt.buffer_mode,
             invocation=inv,
-            invoke_s=float(rt["invoke_us"]) * 1e-6,
-            completion=_choice(rt, "completion", COMPLETIONS),
-            completion_s=float(rt["completion_us"]) * 1e-6,
-            frames_in_flight=fif,
-            fallback=str(rt.get("fallback", "")),
-            fallback_mac_rate=float(rt["fallback_mac_rate"]),
-            fallback_elem_rate=float(rt["fallback_elem_rate"]),
-            op_dispatch_s=float(rt["op_dispatch_us"]) * 1e-6,
-            pre_ops_per_input_elem=float(rt["pre_ops_per_input_elem"]),
-            post_ops_per_output_elem=float(rt["post_ops_per_output_elem"]),
-            uncached_read_bytes_per_s=float(rt["uncached_read_gbps"]) * 1e9,
-            uncached_write_bytes_per_s=float(rt["uncached_write_gbps"]) * 1e9,
-            coherent_ports=int(ports),
-            coherent_port_efficiency=float(rt["coherent_port_efficiency"]),
-            coherent_ps_ratio=float(rt["coherent_ps_ratio"]),
+            invoke_s=rt.invoke_us * 1e-6,
+            completion=rt.completion,
+            completion_s=rt.completion_us * 1e-6,
+            frames_in_flight=rt.frames_in_flight,
+            fallback=rt.fallback or "",
+            fallback_mac_rate=rt.fallback_mac_rate,
+            fallback_elem_rate=rt.fallback_elem_rate,
+            op_dispatch_s=rt.op_dispatch_us * 1e-6,
+            pre_ops_per_input_elem=rt.pre_ops_per_input_elem,
+            post_ops_per_output_elem=rt.post_ops_per_output_elem,
+            uncached_read_bytes_per_s=rt.uncached_read_gbps * 1e9,
+            uncached_write_bytes_per_s=rt.uncached_write_gbps * 1e9,
+            coherent_ports=rt.coherent_ports,
+            coherent_port_efficiency=rt.coherent_port_efficiency,
+            coherent_ps_ratio=rt.coherent_ps_ratio,
         )
 
     @property

@@ -53,6 +53,7 @@ class Field:
     item: type | None = None
     unit: str = ""
     meaning: str = ""            # says what the range means: "NAME is MEANING, not VALUE"
+    plan: bool = True            # accel: a placement or tiling decision may read it (the sweep's plan cache key)
 
     def check(self, name: str, v: Any) -> None:
         if self.kind is bool:
@@ -203,8 +204,10 @@ register("transfer", {
     "invalidate_ns_per_line": Field(float, 0, 1e6, unit="ns"),
 })
 register("accel", {
-    "name": Field(str, required=False),
-    "clock_mhz": Field(float, 1, 1_000, unit="MHz"),
+    # plan=False: fields no placement or tiling decision reads (the clock, the memory ports, the
+    # published resource table chosen, the name): a sweep over them reuses one plan per model and policy
+    "name": Field(str, required=False, plan=False),
+    "clock_mhz": Field(float, 1, 1_000, unit="MHz", plan=False),
     "pp": Field(int, 1, 1024), "icp": Field(int, 1, 1024), "ocp": Field(int, 1, 1024),
     "macs_per_dsp": Field(int, 1, 2, required=False), "dw_channels": Field(int, 1, 4096),
     "dw_kernels": Field(list, 1, 15, item=int), "max_width": Field(int, 1, 65_536),
@@ -212,9 +215,9 @@ register("accel", {
     "data_width": Field(int, 1, 64, required=False), "acc_width": Field(int, 1, 128, required=False),
     "ibuf_kib": Field(float, 1, 1 << 20, unit="KiB"),
     "obuf_kib": Field(float, 1, 1 << 20, unit="KiB"),
-    "hp_ports_used": Field(int, 1, 64), "pl_ops": Field(list, item=str),
+    "hp_ports_used": Field(int, 1, 64, plan=False), "pl_ops": Field(list, item=str),
     "pl_fused": Field(list, item=str, required=False), "max_kernel": Field(int, 1, 255),
-    "dsp_usage": Field(str, required=False),
+    "dsp_usage": Field(str, required=False, plan=False),
     # the Xilinx DPU's descriptions (hwsim/data/accels/dpu_*.toml; hwsim.pl, mapper.partition)
     "conv_cycles": Field(str, required=False, choices=("rtl", "dpu")),
     "dw_macs_per_cycle": Field(int, 1, 1 << 20, required=False),
@@ -242,6 +245,14 @@ def _ports_within_board(data: dict[str, dict[str, Any]]) -> None:
     used, have = data["accel"]["hp_ports_used"], data["axi"]["hp_ports"]
     if used > have:
         raise ConfigError(f"accel.hp_ports_used={used} exceeds the board's {have} HP ports")
+
+
+@check
+def _cores_within_ip(data: dict[str, dict[str, Any]]) -> None:
+    a = data["accel"]
+    c, top = a.get("cores", 1), a.get("max_cores")
+    if top is not None and c > top:
+        raise ConfigError(f"accel.cores = {c}: this accelerator has at most {top} cores per design (accel.max_cores)")
 
 
 @check

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from .config import Config, load
 from .estimate import BREAKDOWN, Estimate, estimate
+from .records import PSOpRecord
 from .resources import DSP_CLOCK_MULTIPLE, accel_resources, device_fit, int8_macs_per_dsp, resource_source
 
 # (model, input size or None for native).  EfficientNet-B4 at 256x256 is the founding deployment.
@@ -189,10 +190,9 @@ def interaction(e: Estimate) -> dict[str, float]:
     (``ps_shared``), cache maintenance (``maintenance``, = ``transfer``), the software's starts of the
     PL (``invocation``) and the completions' waits (``waits``); ``total`` their sum, ``share`` of the
     latency.  ``host_pre_post`` is listed beside it (CPU work on the frame's input and output)."""
-    ps_shared = sum(l["time_ms"] for l in e.layers
-                    if l["device"] == "PS" and (l.get("shared_read_bytes") or l.get("shared_write_bytes")))
-    inv = sum(s["time_ms"] for s in e.syncs if s["event"] == "start")
-    waits = sum(s["time_ms"] for s in e.syncs if s["event"] == "done")
+    ps_shared = sum(l.time_ms for l in e.layers if isinstance(l, PSOpRecord) and l.touches_shared)
+    inv = sum(s.time_ms for s in e.syncs if s.event == "start")
+    waits = sum(s.time_ms for s in e.syncs if s.event == "done")
     parts = {"ps_shared": ps_shared, "maintenance": e.breakdown_ms["transfer"], "invocation": inv, "waits": waits}
     total = sum(parts.values())
     return {**parts, "total": total, "share": total / e.latency_ms if e.latency_ms else 0.0,
@@ -250,13 +250,13 @@ def runtime_report(study: dict[str, Any]) -> list[str]:
 
 # ---- tables ---------------------------------------------------------------------------------
 def table_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
-    rows = [["model", "input", "GMAC", "policy", "fps", "naive_fps", "array fps", "latency ms",
+    rows = [["model", "input", "GMAC", "policy", "fps", "op_count_fps", "array fps", "latency ms",
              "PL ms", "stall ms", "PS ms", "xfer ms", "sync ms", "host ms", "PS segs", "MB crossing"]]
     for r in runs:
         bd = r["breakdown_ms"]
         ps_segs = sum(1 for s in r["segments"] if s["device"] == "PS")
         rows.append([r["model"], "x".join(map(str, r["input_shape"][2:])), f"{r['total_macs'] / 1e9:.2f}",
-                     r["policy"], f"{r['fps']:.1f}", f"{r['naive_fps']:.1f}", f"{r['array_peak_fps']:.1f}",
+                     r["policy"], f"{r['fps']:.1f}", f"{r['op_count_fps']:.1f}", f"{r['array_op_count_fps']:.1f}",
                      f"{r['latency_ms']:.1f}",
                      f"{bd['pl_compute']:.1f}", f"{bd['pl_memory_stall']:.1f}", f"{bd['ps_compute']:.1f}",
                      f"{bd['transfer']:.1f}", f"{bd['sync']:.1f}", f"{bd['host_pre_post']:.1f}", str(ps_segs),
@@ -315,7 +315,7 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     L.append("## All models, both placements\n")
     L.append("`fps` is the throughput with the runtime's frames in flight (with more than one, the next frame's PL "
              "work overlaps this frame's PS work); `latency ms` one frame end to end, = PL + stall + PS + xfer + sync "
-             "+ host (CPU pre/post-processing); `naive_fps` the op-count "
+             "+ host (CPU pre/post-processing); `op_count_fps` the op-count "
              "estimate (MACs at the PL's peak MAC rate, nothing else); `array fps` the same at this accelerator's "
              "own peak.\n")
     L.append(format_table(table_rows(runs), markdown=True) + "\n")
@@ -326,18 +326,18 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     per = int8_macs_per_dsp(board)
     packing = f", each packing {per} INT8 MACs (Xilinx WP486)" if per > 1 else ""
     need = FOUNDING_ESTIMATE_FPS * nv["total_macs"] / (clock * 1e6)
-    if FOUNDING_ESTIMATE_FPS > nv["naive_fps"]:
+    if FOUNDING_ESTIMATE_FPS > nv["op_count_fps"]:
         verdict = "more than even this peak"
-    elif FOUNDING_ESTIMATE_FPS > nv["array_peak_fps"]:
+    elif FOUNDING_ESTIMATE_FPS > nv["array_op_count_fps"]:
         verdict = "within this peak"
     else:
         verdict = "within even this array's peak"
-    L.append(f"An op count says **{nv['naive_fps']:.1f} fps**: {nv['total_macs'] / 1e9:.2f} GMAC at the PL's peak, "
+    L.append(f"An op count says **{nv['op_count_fps']:.1f} fps**: {nv['total_macs'] / 1e9:.2f} GMAC at the PL's peak, "
              f"{dev:,} MACs/cycle (all {board['dsp']} DSP slices of the {board['device']}{packing}, clocked at "
              f"{DSP_CLOCK_MULTIPLE}x the PL clock as the DPU does, `dpu_2x_clk` in AMD PG338) x {clock:g} MHz = "
              f"{gap['op_count']:.1f} ms per frame. That is the founding team's kind of estimate: their "
              f"{FOUNDING_ESTIMATE_FPS} fps needs {need:,.0f} MACs/cycle, {verdict}. The simulation says "
-             f"**{nv['fps']:.2f} fps** ({nv['latency_ms']:.1f} ms latency), {nv['naive_over_fps']:.1f}x slower than "
+             f"**{nv['fps']:.2f} fps** ({nv['latency_ms']:.1f} ms latency), {nv['op_count_over_fps']:.1f}x slower than "
              f"the op count. Where one frame's {nv['latency_ms']:.1f} ms go:\n")
     for k in BREAKDOWN:
         L.append(f"- `{k}`: {bd[k]:.1f} ms ({100 * bd[k] / nv['latency_ms']:.1f}%)")
@@ -346,9 +346,9 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     L.append("| step | ms | running total |")
     L.append("|---|---|---|")
     total = 0.0
-    for k, label in (("op_count", "MACs at the PL's peak (`naive_fps`)"),
+    for k, label in (("op_count", "MACs at the PL's peak (`op_count_fps`)"),
                      ("array_peak", f"this accelerator's peak instead, {pe.multipliers:,} of the {dev:,} MACs/cycle "
-                                    f"(`array_peak_fps` {nv['array_peak_fps']:.1f})"),
+                                    f"(`array_op_count_fps` {nv['array_op_count_fps']:.1f})"),
                      ("pl_below_peak", "PL engines below their peak (depthwise engine, ragged tiles, weight loads)"),
                      ("pl_memory_stall", "PL waiting for DDR"), ("ps_compute", "fallback ops on the ARM cores"),
                      ("transfer", "cache maintenance for PS<->PL crossings"), ("sync", "PL starts + completions"),
@@ -363,8 +363,8 @@ def report(study: dict[str, Any], cfg: Config) -> str:
     L.append(f"\n{total:.1f} ms per frame = {1e3 / total:.2f} fps.\n")
     L.append(f"An op count is only as good as the peak it assumes, and the device's peak is not the design's. This "
              f"accelerator's engines do {pe.multipliers:,} MACs per PL cycle on {pe.dsps} DSPs, "
-             f"{100 * pe.multipliers / dev:.0f}% of that peak: at their own peak the op count is {nv['array_peak_fps']:.1f} fps, still "
-             f"{nv['array_peak_fps'] / nv['fps']:.1f}x the simulated rate. From there down, the gap is the steps above.")
+             f"{100 * pe.multipliers / dev:.0f}% of that peak: at their own peak the op count is {nv['array_op_count_fps']:.1f} fps, still "
+             f"{nv['array_op_count_fps'] / nv['fps']:.1f}x the simulated rate. From there down, the gap is the steps above.")
     big = next((w for w in study["what_ifs"] if tuple(w["overrides"]) == ASSUMED_PEAK), None)
     if big and abs(need - ASSUMED_PEAK_MACS) < 0.05 * ASSUMED_PEAK_MACS:   # only where 80 fps needs that peak
         r = big["result"]
@@ -373,8 +373,8 @@ def report(study: dict[str, Any], cfg: Config) -> str:
         L.append(f"An array with the peak the team assumed would not have closed the gap. Our pointwise array scaled "
                  f"to 8x14x14 (the DPU B3136's 1,568 MACs/cycle; {big['resources']['dsp']:,.0f} DSPs where the "
                  f"{cfg.board['device']} has {cfg.board['dsp']}: {fit}) makes the op count at its peak "
-                 f"**{r['array_peak_fps']:.1f} fps** and the simulation **{r['fps']:.2f} fps**, "
-                 f"{r['array_peak_fps'] / r['fps']:.1f}x apart: the depthwise engine ({_kind_ms(r, 'PL', 'DW'):.1f} ms), "
+                 f"**{r['array_op_count_fps']:.1f} fps** and the simulation **{r['fps']:.2f} fps**, "
+                 f"{r['array_op_count_fps'] / r['fps']:.1f}x apart: the depthwise engine ({_kind_ms(r, 'PL', 'DW'):.1f} ms), "
                  f"the ARM cores ({r['breakdown_ms']['ps_compute']:.1f} ms) and the PS<->PL crossings "
                  f"({r['breakdown_ms']['transfer'] + r['breakdown_ms']['sync']:.1f} ms) do not grow with the array, "
                  f"so a bigger array moves the op count further from the real rate.")

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HwsimError
+from .records import layer_from_json
 
 PL_ENGINES = {"CONV": "PL conv array"}          # every other PL mode runs on the depthwise engine
 DW_ENGINE = "PL depthwise engine"
@@ -53,8 +54,8 @@ def _us(ms: float) -> float:
 class _Writer:
     def __init__(self, est: Any):
         self.events: list[dict[str, Any]] = []
-        self.layers = {l["name"]: l for l in est.layers}
-        self.mode = {l["name"]: l.get("mode", "") for l in est.layers if l["device"] == "PL"}
+        self.layers = {l.name: l for l in est.layers}
+        self.mode = {l.name: l.mode for l in est.layers if l.device == "PL"}
         total = sum(est.ddr_bytes.values())
         self.ms_per_byte = est.busy_ms.get("DDR", 0.0) / total if total else 0.0
         self.ddr_end: dict[int, float] = {}       # pid -> when its DDR track is next free (ms)
@@ -83,11 +84,11 @@ class _Writer:
             args: dict[str, Any] = {"kind": e["kind"], "time_ms": e["time_ms"]}
             rec = self.layers.get(e["name"]) if e["kind"] in ("pl", "ps") else None
             if rec is not None and e["kind"] == "pl":
-                args.update(compute_ms=rec["compute_ms"], stall_ms=rec["stall_ms"], mode=rec["mode"],
-                            tiles=rec["tiles"], macs=rec["macs"])
+                args.update(compute_ms=rec.compute_ms, stall_ms=rec.stall_ms, mode=rec.mode,
+                            tiles=rec.tiles, macs=rec.macs)
             elif rec is not None:
-                args.update(compute_ms=rec["compute_ms"], memory_ms=rec["memory_ms"],
-                            overhead_ms=rec["overhead_ms"], macs=rec["macs"])
+                args.update(compute_ms=rec.compute_ms, memory_ms=rec.memory_ms,
+                            overhead_ms=rec.overhead_ms, macs=rec.macs)
             if frame is not None:
                 args["frame"] = frame
             self.events.append({"ph": "X", "pid": pid, "tid": tid, "name": e["name"],
@@ -95,7 +96,7 @@ class _Writer:
                                 "args": args})
             nbytes = 0
             if rec is not None:
-                nbytes = rec["load_bytes"] + rec["store_bytes"] if e["kind"] == "pl" else rec["bytes"]
+                nbytes = rec.ddr_bytes
             if nbytes and self.ms_per_byte:
                 at = max(start, ddr_end)
                 d = nbytes * self.ms_per_byte
@@ -160,6 +161,7 @@ class _View:
 
     def __init__(self, d: dict[str, Any]):
         self.__dict__.update(d)
+        self.layers = [layer_from_json(l) for l in d["layers"]]
 
 
 def chrome_trace(est: Any, *, pipelined: bool = True) -> dict[str, Any]:

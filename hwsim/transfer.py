@@ -39,12 +39,12 @@ class TransferModel:
     @classmethod
     def from_config(cls, cfg: Any) -> "TransferModel":
         from .runtime import Runtime
-        t = cfg["transfer"]
+        t = cfg.transfer                # typed and validated by hwsim.config.build
         rt = Runtime.from_config(cfg)
         return cls(
-            line_bytes=int(float(t["cache_line_bytes"])),
-            flush_s_per_line=float(t["flush_ns_per_line"]) * 1e-9,
-            invalidate_s_per_line=float(t["invalidate_ns_per_line"]) * 1e-9,
+            line_bytes=t.cache_line_bytes,
+            flush_s_per_line=t.flush_ns_per_line * 1e-9,
+            invalidate_s_per_line=t.invalidate_ns_per_line * 1e-9,
             dma_setup_s=rt.invoke_s,
             irq_latency_s=rt.completion_s,
             maintain=rt.maintains_caches,

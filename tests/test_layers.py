@@ -66,7 +66,7 @@ def _graph() -> dict[str, set[str]]:
 
 MODELS = ("hwsim.errors", "hwsim.config", "hwsim.memory", "hwsim.pl", "hwsim.ps", "hwsim.transfer",
           "hwsim.timeline", "hwsim.resources", "hwsim.fitcheck", "hwsim.estimate", "hwsim.runtime",
-          "hwsim.schema")
+          "hwsim.schema", "hwsim.sections", "hwsim.records")
 APPLICATIONS = ("hwsim.study", "hwsim.sweep", "hwsim.pareto", "hwsim.rtlcheck", "hwsim.trace", "hwsim.advise")
 KNOWN: set[tuple[str, str]] = set()     # upward imports tolerated for now: none
 

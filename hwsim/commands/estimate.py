@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli import add_fit_arg, add_target_args, check_fit, print_json
+from ..records import PLLayerRecord, PSOpRecord
 
 TOP_LAYERS = 10
 
@@ -67,17 +68,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"  latency     {est.latency_ms:8.2f} ms")
     if note:
         print(f"  {note}")
-    if est.naive_fps:
-        dev, dsp, pack = est.params["device_peak_macs_per_cycle"], cfg.board["dsp"], int8_macs_per_dsp(cfg.board)
+    if est.op_count_fps:
+        dev, dsp, pack = est.params["device_peak_macs_per_cycle"], cfg.board.dsp, int8_macs_per_dsp(cfg.board)
         how = f"{dsp:,} DSPs" + (f" x {pack} INT8 MACs packed" if pack > 1 else "") + \
             f" x {DSP_CLOCK_MULTIPLE} double-pumped, as the DPU's"
-        print(f"  naive_fps   {est.naive_fps:8.2f}   op count: {est.total_macs / 1e9:.2f} GMAC at the "
-              f"{cfg.board['device']}'s peak, {dev:,} MAC/cycle ({how}) x {cfg.accel['clock_mhz']} MHz "
-              f"= {est.naive_fps / est.fps:.1f}x the simulated fps")
-    if est.array_peak_fps:
-        print(f"  array_peak  {est.array_peak_fps:8.2f}   op count at this accelerator's peak instead: "
+        print(f"  op_count_fps {est.op_count_fps:7.2f}   op count: {est.total_macs / 1e9:.2f} GMAC at the "
+              f"{cfg.board.device}'s peak, {dev:,} MAC/cycle ({how}) x {cfg.accel['clock_mhz']} MHz "
+              f"= {est.op_count_fps / est.fps:.1f}x the simulated fps")
+    if est.array_op_count_fps:
+        print(f"  array_fps   {est.array_op_count_fps:8.2f}   array_op_count_fps, the op count at this accelerator's peak instead: "
               f"{est.params['pe_peak_macs_per_cycle']:,} MAC/cycle x {cfg.accel['clock_mhz']} MHz "
-              f"= {est.array_peak_fps / est.fps:.1f}x the simulated fps")
+              f"= {est.array_op_count_fps / est.fps:.1f}x the simulated fps")
     if est.resources:
         parts = []
         for k, name in (("dsp", "DSP"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36"), ("uram", "URAM")):
@@ -116,22 +117,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"    {g['device']} {g['kind']:<16} {g['layers']:4d} layers {g['macs'] / 1e6:9.1f} MMAC "
               f"{g['time_ms']:9.2f} ms{util}")
     print(f"  top {TOP_LAYERS} layers:")
-    for l in sorted(est.layers, key=lambda l: -l["time_ms"])[:TOP_LAYERS]:
-        extra = (f"compute {l['compute_ms']:.2f} + stall {l['stall_ms']:.2f}" if l["device"] == "PL"
-                 else f"compute {l['compute_ms']:.2f} / memory {l['memory_ms']:.2f} + overhead {l['overhead_ms']:.3f}")
-        print(f"    {l['name']:<28} {l['op']:<15} {l['device']}  {l['time_ms']:7.2f} ms  ({extra})")
+    for l in sorted(est.layers, key=lambda l: -l.time_ms)[:TOP_LAYERS]:
+        extra = (f"compute {l.compute_ms:.2f} + stall {l.stall_ms:.2f}" if isinstance(l, PLLayerRecord)
+                 else f"compute {l.compute_ms:.2f} / memory {l.memory_ms:.2f} + overhead {l.overhead_ms:.3f}")
+        print(f"    {l.name:<28} {l.op:<15} {l.device}  {l.time_ms:7.2f} ms  ({extra})")
     n_tr = len(est.transfers)
-    mb = sum(t["bytes"] for t in est.transfers) / 1e6
+    mb = sum(t.bytes for t in est.transfers) / 1e6
     print(f"  {n_tr} PS<->PL transfers, {mb:.2f} MB, {est.breakdown_ms['transfer']:.2f} ms cache maintenance; "
-          f"{sum(s['invocations'] for s in est.syncs if s['event'] == 'start')} PL invocations "
+          f"{sum(s.invocations for s in est.syncs if s.event == 'start')} PL invocations "
           f"(per {rt['invocation']}) {est.breakdown_ms['sync']:.2f} ms start/completion")
-    shared = [l for l in est.layers if l["device"] == "PS" and (l["shared_read_bytes"] or l["shared_write_bytes"])]
+    shared = [l for l in est.layers if isinstance(l, PSOpRecord) and l.touches_shared]
     if shared:
-        r = sum(l["shared_read_bytes"] for l in shared) / 1e6
-        w = sum(l["shared_write_bytes"] for l in shared) / 1e6
+        r = sum(l.shared_read_bytes for l in shared) / 1e6
+        w = sum(l.shared_write_bytes for l in shared) / 1e6
         print(f"  PS ops on {rt['buffer_mode']} shared buffers: {len(shared)} ops read {r:.2f} MB at "
-              f"{shared[0]['shared_read_bytes_per_s'] / 1e9:.2f} GB/s and write {w:.2f} MB at "
-              f"{shared[0]['shared_write_bytes_per_s'] / 1e9:.2f} GB/s (private data at "
+              f"{shared[0].shared_read_bytes_per_s / 1e9:.2f} GB/s and write {w:.2f} MB at "
+              f"{shared[0].shared_write_bytes_per_s / 1e9:.2f} GB/s (private data at "
               f"{est.params['ps']['mem_bytes_per_s'] / 1e9:.2f} GB/s)")
     print(f"  with policy {other.policy}: {other.fps:.2f} fps, latency {other.latency_ms:.2f} ms")
     if args.trace:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
            "max_util": board.get("max_util", 1.0), "util": {k: round(v, 4) for k, v in f["util"].items()},
            "estimate": est}
     timing = None if args.estimate_only else fmax_estimate(res)
-    clock = float(cfg.accel.get("clock_mhz", 0))
+    clock = cfg.accel.clock_mhz
     if timing is not None:
         out["fmax_mhz_estimate"] = timing["fmax_mhz_estimate"]
         out["timing"] = {**timing, "clock_mhz": clock, "supports_clock": timing["fmax_mhz_estimate"] >= clock}

@@ -54,6 +54,7 @@ __all__ = ["Axis", "BREAKDOWN", "CONNECT_TIMEOUT_S", "DefaultEvaluator", "Evalua
 def run(sweep: Sweep, out: str | Path, evaluator: Evaluator, *, workers: int = 2, scheduler: str | None = None,
         resume: bool = False, chunk: int | None = None, progress: bool = False) -> Summary:
     """Evaluate every point not yet in ``OUT/results.csv``; write results, Pareto plot and summary.
+    Returns the ``Summary``, whose ``rows`` are every point's results row (typed, in grid order).
 
     ``workers=0`` (and no ``scheduler``) evaluates in this process, serially; otherwise an embedded
     LocalCluster of ``workers`` single-threaded processes, or the cluster at ``scheduler``.
@@ -166,7 +167,7 @@ def _finish(sweep: Sweep, out: Path, points: list[Point], new: int, resumed: int
     summary = Summary(points=len(points), evaluated=len(ok), infeasible=len(infeasible),
                       failed=len(rows) - len(ok) - len(infeasible), resumed=resumed, new=new, elapsed_s=elapsed,
                       infeasible_reasons=reasons, pareto=[_front_row(sweep, r) for r in front], out=out,
-                      errors=errors)
+                      errors=errors, rows=rows)
     board = sweep.config.board
     util = float(board.get("max_util", 1.0))
     limits = {r: board[r] * util for r in ("dsp", "lut") if r in board}

@@ -110,11 +110,18 @@ def _read_text(path: Path) -> str:
         raise os_error("read", path, e) from None
 
 
+# results.csv columns renamed after 0.1.0 (hwsim.estimate.DEPRECATED_KEYS): a file written before
+# reads with the new names, so --resume continues it (rewritten under the new header)
+LEGACY_COLUMNS = {"naive_fps": "op_count_fps", "array_peak_fps": "array_op_count_fps"}
+
+
 def _read_results(path: Path) -> tuple[list[str], list[dict[str, Any]], bool]:
-    """Header, rows and whether a torn last line (killed mid-write) was dropped."""
+    """Header (legacy column names mapped to today's, ``LEGACY_COLUMNS``), rows and whether a torn
+    last line (killed mid-write) was dropped or a legacy column renamed (either way the file is
+    rewritten before appending)."""
     text = _read_text(path)
-    torn = bool(text) and not text.endswith("\n")
-    if torn:
+    rewrite = bool(text) and not text.endswith("\n")
+    if rewrite:
         text = text[:text.rfind("\n") + 1]
     try:
         reader = csv.DictReader(io.StringIO(text))
@@ -122,7 +129,11 @@ def _read_results(path: Path) -> tuple[list[str], list[dict[str, Any]], bool]:
         header = list(reader.fieldnames or [])
     except csv.Error as e:
         raise HwsimError(f"cannot --resume: {str(path)!r} is not a readable CSV file: {e}") from None
-    return header, rows, torn
+    if any(k in LEGACY_COLUMNS for k in header) and not any(k in header for k in LEGACY_COLUMNS.values()):
+        header = [LEGACY_COLUMNS.get(k, k) for k in header]
+        rows = [{LEGACY_COLUMNS.get(k, k) if isinstance(k, str) else k: v for k, v in r.items()} for r in rows]
+        rewrite = True
+    return header, rows, rewrite
 
 
 def _number(v: Any) -> float | None:
@@ -217,7 +228,7 @@ def prepare_out(sweep: Any, out: Path, resume: bool) -> Prepared:
         if diff:
             k = diff[0]
             raise HwsimError(f"cannot --resume: {out} was swept with {k} {old.get(k)!r}, not {mine[k]!r}")
-    have, rows, torn = _read_results(results)
+    have, rows, rewrite = _read_results(results)
     if have and set(have) != set(header):
         extra = sorted(set(have) ^ set(header), key=str)
         raise HwsimError(f"cannot --resume: {results} has other columns than this sweep "
@@ -236,7 +247,7 @@ def prepare_out(sweep: Any, out: Path, resume: bool) -> Prepared:
         else:
             keep.append(r)
             done.add(key)
-    if reject or torn:
+    if reject or rewrite:
         try:
             if reject:
                 fresh = not (out / REJECTED).exists()
@@ -275,6 +286,9 @@ class Summary:
     out: Path
     errors: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)     # resume: invalid rows moved aside, by reason
+    # every point's row in grid order (the results.csv columns, numbers typed, grid values as given);
+    # results.csv is one consumer of these rows, ``hwsim.sweep(...)`` returns them
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"points": self.points, "evaluated": self.evaluated, "infeasible": self.infeasible,

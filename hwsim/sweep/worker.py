@@ -13,7 +13,7 @@ from ..config import Config, build, load
 from ..errors import HwsimError, user_errors
 from ..resources import RESOURCES, misfit
 
-METRICS = ("fps", "latency_ms", "naive_fps", "array_peak_fps")
+METRICS = ("fps", "latency_ms", "op_count_fps", "array_op_count_fps")
 from ..estimate import BREAKDOWN  # noqa: E402  (the estimate's terms, so the columns add up to latency_ms)
 
 
@@ -43,11 +43,7 @@ class Evaluator(Protocol):
         """The expensive per-model part (load + partition), cached per worker process."""
 
     def evaluate(self, prepared: Any, cfg: Config) -> dict[str, Any]:
-        """``fps``, ``latency_ms``, ``naive_fps``, ``array_peak_fps`` and ``breakdown_ms`` of one point."""
-
-
-def _frozen(v: Any) -> Hashable:
-    return tuple(v) if isinstance(v, list) else v
+        """``fps``, ``latency_ms``, ``op_count_fps``, ``array_op_count_fps`` and ``breakdown_ms`` of one point."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -55,12 +51,6 @@ def _graph(source: str, input_size: int | None) -> Any:
     from mapper.models import load_model
     return load_model(source, input_size)
 
-
-
-
-# accel fields no placement decision reads (the clock, the memory ports, the published resource
-# table chosen, the name): a sweep over them reuses one plan per model and policy
-PLAN_FREE_FIELDS = frozenset({"clock_mhz", "hp_ports_used", "dsp_usage", "name"})
 
 
 class DefaultEvaluator:
@@ -82,9 +72,9 @@ class DefaultEvaluator:
 
     def prepare_key(self, model: str, policy: str, cfg: Config, input_size: int | None) -> Hashable:
         # the plan depends on the accelerator through the partitioner and the tiler's pl_check
-        # (hwsim.estimate.plan_model): on every accel field but those only timing and resources read
-        return model, input_size, policy, tuple(sorted((k, _frozen(v)) for k, v in cfg.accel.items()
-                                                       if k not in PLAN_FREE_FIELDS))
+        # (hwsim.estimate.plan_model): on the accelerator's plan view (every field the schema does
+        # not mark plan=False: those only timing and resources read)
+        return model, input_size, policy, cfg.accel.plan_key()
 
     def prepare(self, model: str, policy: str, cfg: Config, input_size: int | None) -> Any:
         from ..estimate import plan_model
@@ -93,8 +83,8 @@ class DefaultEvaluator:
     def evaluate(self, plan: Any, cfg: Config) -> dict[str, Any]:
         from ..estimate import estimate_plan
         e = estimate_plan(plan, cfg)
-        return {"fps": e.fps, "latency_ms": e.latency_ms, "naive_fps": e.naive_fps,
-                "array_peak_fps": e.array_peak_fps, "breakdown_ms": e.breakdown_ms}
+        return {"fps": e.fps, "latency_ms": e.latency_ms, "op_count_fps": e.op_count_fps,
+                "array_op_count_fps": e.array_op_count_fps, "breakdown_ms": e.breakdown_ms}
 
 
 @functools.lru_cache(maxsize=8)

@@ -202,3 +202,29 @@ def test_every_shipped_field_is_declared_and_a_new_section_is_one_table():
             config.build("ultra96v1", "ultra96v1_default", data)
     finally:
         del schema.SECTIONS["runtime_test"]
+
+
+def test_sections_are_typed_frozen_views_of_the_validated_tables():
+    import dataclasses
+
+    cfg = config.load("ultra96v1", overrides=["accel.clock_mhz=150", "ps.threads=2"])
+    # typed as the schema says: a TOML integer for a float field reads as a float, lists as tuples
+    assert cfg.accel.clock_mhz == 150.0 and type(cfg.accel.clock_mhz) is float
+    assert cfg.ps.threads == 2 and cfg.ps.cores == 4 and type(cfg.ps.freq_mhz) is float
+    assert cfg.accel.pl_ops == tuple(cfg["accel"]["pl_ops"]) and cfg.accel.pe == cfg.pe
+    assert cfg.clock_hz == 150e6
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.ps.threads = 3
+    # the Mapping view gives the table as loaded, for callers that still take one
+    assert cfg.accel["pl_ops"] == cfg["accel"]["pl_ops"] and cfg.accel.get("cores", 1) == 1
+    assert dict(cfg.board) == cfg["board"]
+    assert cfg.ddr.capacity_gib == 2.0 and cfg.runtime.buffer_mode == "cacheable"
+
+
+def test_the_plan_view_leaves_out_exactly_the_timing_and_resource_fields():
+    base = config.load("ultra96v1")
+    same = [config.load("ultra96v1", overrides=[o]) for o in ("accel.clock_mhz=250", "accel.hp_ports_used=1")]
+    assert all(c.accel.plan_key() == base.accel.plan_key() for c in same)
+    other = [config.load("ultra96v1", overrides=[o]) for o in ("accel.ocp=16", "accel.max_kernel=3",
+                                                         'accel.pl_ops=["conv"]', "accel.ibuf_kib=64")]
+    assert all(c.accel.plan_key() != base.accel.plan_key() for c in other)

@@ -56,13 +56,13 @@ def test_by_kind_regroups_the_same_time_and_reports_utilisation():
     e = estimate_plan(hand_plan(), cfg)
     groups = e.by_kind()
     assert {(g["device"], g["kind"]) for g in groups} == {("PL", "CONV"), ("PL", "GAP"), ("PS", "fc")}
-    assert math.fsum(g["time_ms"] for g in groups) == pytest.approx(math.fsum(l["time_ms"] for l in e.layers))
+    assert math.fsum(g["time_ms"] for g in groups) == pytest.approx(math.fsum(l.time_ms for l in e.layers))
     conv = next(g for g in groups if g["kind"] == "CONV")
     assert conv["utilisation"] == pytest.approx(conv["macs"] / (cfg.pe.pw_macs_per_cycle * conv["cycles"]))
     assert 0 < conv["utilisation"] <= 1
 
 
-def test_fps_naive_fps_and_pipelining():
+def test_fps_op_count_fps_and_pipelining():
     cfg1 = load("ultra96v1", overrides=["ps.pipeline_frames=1"])
     e1 = estimate_plan(hand_plan(), cfg1)
     assert e1.fps == pytest.approx(1e3 / e1.latency_ms)          # no overlap: fps = 1 / latency
@@ -72,15 +72,15 @@ def test_fps_naive_fps_and_pipelining():
     assert e2.fps <= 1e3 / max(e2.busy_ms.values()) + 1e-9       # never faster than the busiest resource
     pe = cfg1.pe
     g = hand_plan().graph
-    assert e1.array_peak_fps == pytest.approx(pe.multipliers * 100e6 / g.total_macs())
+    assert e1.array_op_count_fps == pytest.approx(pe.multipliers * 100e6 / g.total_macs())
     # the op count at the PL's peak: 360 DSP48E2 x 2 INT8 MACs (WP486) x 2 (double-pumped, PG338)
-    assert e1.naive_fps == pytest.approx(1440 * 100e6 / g.total_macs()) and e1.naive_fps > e1.array_peak_fps
+    assert e1.op_count_fps == pytest.approx(1440 * 100e6 / g.total_macs()) and e1.op_count_fps > e1.array_op_count_fps
     assert e1.params["device_peak_macs_per_cycle"] == 1440
     # the device's peak does not depend on the array; packing the array keeps its peak MAC rate
     e3 = estimate_plan(hand_plan(), load("ultra96v1", overrides=["accel.macs_per_dsp=2", "runtime.frames_in_flight=2"]))
     e4 = estimate_plan(hand_plan(), load("ultra96v1", overrides=["accel.ocp=4"]))
-    assert e4.naive_fps == pytest.approx(e1.naive_fps) and e4.array_peak_fps < e1.array_peak_fps
-    assert e3.array_peak_fps == pytest.approx(e2.array_peak_fps)
+    assert e4.op_count_fps == pytest.approx(e1.op_count_fps) and e4.array_op_count_fps < e1.array_op_count_fps
+    assert e3.array_op_count_fps == pytest.approx(e2.array_op_count_fps)
     assert e3.params["pe_dsps"] == pe.dsps - pe.pw_macs_per_cycle // 2
     assert e3.fps == pytest.approx(e2.fps)            # same array shape, same cycles: only the DSP count changes
 
@@ -116,15 +116,15 @@ def test_real_partition_naive_moves_more_data_than_optimized():
     cfg = load("ultra96v1")
     naive = estimate("efficientnet_b0", input_size=128, policy="naive", cfg=cfg)
     opt = estimate("efficientnet_b0", input_size=128, policy="optimized", cfg=cfg)
-    nb = sum(t["bytes"] for t in naive.transfers)
-    ob = sum(t["bytes"] for t in opt.transfers)
+    nb = sum(t.bytes for t in naive.transfers)
+    ob = sum(t.bytes for t in opt.transfers)
     assert nb > 10 * ob
     assert naive.breakdown_ms["transfer"] > opt.breakdown_ms["transfer"]
     assert naive.breakdown_ms["ps_compute"] > opt.breakdown_ms["ps_compute"]
     for e in (naive, opt):
         j = e.to_json()
         assert j["latency_ms"] == math.fsum(j["breakdown_ms"].values())
-        assert 0 < j["fps"] and j["naive_fps"] > j["fps"]
+        assert 0 < j["fps"] and j["op_count_fps"] > j["fps"]
 
 
 # ---- the command line ----------------------------------------------------------------------------
@@ -135,11 +135,23 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def test_pre_rename_json_keys_are_deprecated_aliases_with_the_same_values(capsys):
+    code, out, err = run(capsys, "estimate", "mobilenet_v2", "--input-size", "96", "--json")
+    assert code == 0, err
+    j = json.loads(out)
+    e = estimate("mobilenet_v2", input_size=96)
+    assert j["op_count_fps"] == pytest.approx(e.op_count_fps) and e.op_count_fps > e.array_op_count_fps > e.fps
+    assert (j["naive_fps"], j["array_peak_fps"], j["naive_over_fps"]) == \
+        (j["op_count_fps"], j["array_op_count_fps"], j["op_count_over_fps"])
+    assert j["op_count_over_fps"] == pytest.approx(e.op_count_fps / e.fps)
+    assert not hasattr(e, "naive_fps") and not hasattr(e, "array_peak_fps")   # the record has the new names only
+
+
 def test_estimate_json_shape(capsys):
     code, out, err = run(capsys, "estimate", "mobilenet_v2", "--input-size", "96", "--json")
     assert code == 0, err
     j = json.loads(out)
-    for key in ("model", "board", "accel", "fps", "latency_ms", "naive_fps", "breakdown_ms", "layers",
+    for key in ("model", "board", "accel", "fps", "latency_ms", "op_count_fps", "breakdown_ms", "layers",
                 "transfers", "policy", "params", "other_policy"):
         assert key in j
     assert set(j["breakdown_ms"]) == {"pl_compute", "pl_memory_stall", "ps_compute", "transfer", "sync", "host_pre_post"}
@@ -188,8 +200,8 @@ def test_bad_input_is_one_line(capsys, argv, message):
 def test_op_count_gap_adds_up_to_latency_and_period():
     e = estimate("efficientnet_b4", input_size=256)
     gap = e.op_count_gap()
-    assert gap["op_count"] == pytest.approx(1e3 / e.naive_fps)
-    assert gap["op_count"] + gap["array_peak"] == pytest.approx(1e3 / e.array_peak_fps) and gap["array_peak"] > 0
+    assert gap["op_count"] == pytest.approx(1e3 / e.op_count_fps)
+    assert gap["op_count"] + gap["array_peak"] == pytest.approx(1e3 / e.array_op_count_fps) and gap["array_peak"] > 0
     steps = [gap[k] for k in ("op_count", "array_peak", "pl_below_peak", "pl_memory_stall", "ps_compute", "transfer", "sync",
                               "host_pre_post")]
     assert math.fsum(steps) == pytest.approx(e.latency_ms, rel=1e-12)
@@ -204,8 +216,8 @@ def test_ddr_traffic_of_overlapping_frames_bounds_the_frame_rate():
     slower = estimate("efficientnet_b0", overrides=["ddr.peak_gbps=0.5", "runtime.frames_in_flight=2",
                                                    "runtime.invocation=segment"])
     for e, peak in ((slow, 1.0), (slower, 0.5)):
-        pl = sum(l["load_bytes"] + l["store_bytes"] for l in e.layers if l["device"] == "PL")
-        ps = sum(l["bytes"] for l in e.layers if l["device"] == "PS")
+        pl = sum(l.load_bytes + l.store_bytes for l in e.layers if l.device == "PL")
+        ps = sum(l.bytes for l in e.layers if l.device == "PS")
         assert e.ddr_bytes == {"PL": pl, "PS": ps} and ps > 0
         assert e.busy_ms["DDR"] == pytest.approx((pl + ps) / (peak * 0.70 * 1e9) * 1e3)
         assert e.period_ms == pytest.approx(max(e.pipelined_ms, e.busy_ms["DDR"]))
@@ -230,3 +242,25 @@ def test_estimate_prints_the_ddr_traffic_and_whether_it_binds(capsys):
     code, out, _ = run(capsys, "estimate", "efficientnet_b0", "--set", "runtime.frames_in_flight=2",
                        "--set", "runtime.invocation=segment")
     assert code == 0 and "at the sustained 2.98 GB/s, 23% of the frame period" in out and "takes back" not in out
+
+
+def test_records_are_typed_frozen_and_become_json_only_at_the_boundary():
+    import dataclasses
+
+    from hwsim.records import PLLayerRecord, PSOpRecord, SyncRecord, TransferRecord, layer_from_json
+    e = estimate("efficientnet_b0", input_size=128)
+    assert {type(l) for l in e.layers} == {PLLayerRecord, PSOpRecord}
+    assert e.transfers and all(isinstance(t, TransferRecord) for t in e.transfers)
+    assert e.syncs and all(isinstance(s, SyncRecord) for s in e.syncs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.layers[0].time_ms = 0.0
+    j = e.to_json()
+    # the JSON keys of a transfer are the ones it has always had ("from"/"to"), the values the record's
+    t, tj = e.transfers[0], j["transfers"][0]
+    assert list(tj) == ["from", "to", "tensor", "bytes", "src_segment", "dst_segment", "buffer_mode", "time_ms"]
+    assert (tj["from"], tj["to"], tj["bytes"], tj["time_ms"]) == (t.src_device, t.dst_device, t.bytes, t.time_ms)
+    # a PL layer's ms are its cycles at the PL clock; a results.json read back gives the same records
+    pl = next(l for l in e.layers if l.device == "PL" and l.cycles)
+    assert pl.time_ms == pytest.approx(pl.cycles / 100e6 * 1e3) and pl.cycles == pl.compute_cycles + pl.stall_cycles
+    assert [layer_from_json(d) for d in json.loads(json.dumps(j["layers"]))] == e.layers
+    assert math.fsum(s.time_ms for s in e.syncs) == pytest.approx(e.breakdown_ms["sync"])

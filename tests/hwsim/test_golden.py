@@ -44,7 +44,7 @@ def test_frame_numbers_are_pinned(key):
     e = estimate(model, input_size=size, policy=policy)
     assert e.fps == pytest.approx(fps, rel=1e-6)
     assert e.latency_ms == pytest.approx(latency, rel=1e-6)
-    assert sum(l["cycles"] for l in e.layers if l["device"] == "PL") == pl_cycles
+    assert sum(l.cycles for l in e.layers if l.device == "PL") == pl_cycles
 
 
 @pytest.mark.parametrize("tile,cycles", TILES, ids=lambda t: t.mode.name if isinstance(t, TileSpec) else str(t))
@@ -61,9 +61,9 @@ def test_the_founding_story():
     assert e.runtime == "linux_uio"                       # the founding profile: C on Linux, one thread
     assert 1.0 <= e.fps < 10.0
     assert 1e3 / e.latency_ms < 10.0                    # also frame by frame, without pipelining
-    assert e.naive_fps == pytest.approx(1440 * 100e6 / e.total_macs) and 60 < e.naive_fps < 80
-    assert e.naive_fps > 10 * e.fps
-    assert e.naive_fps > e.array_peak_fps > 2 * e.fps
+    assert e.op_count_fps == pytest.approx(1440 * 100e6 / e.total_macs) and 60 < e.op_count_fps < 80
+    assert e.op_count_fps > 10 * e.fps
+    assert e.op_count_fps > e.array_op_count_fps > 2 * e.fps
     assert sum(1 for s in e.segments if s["device"] == "PS") == 33     # 32 SE blocks + the classifier
 
 

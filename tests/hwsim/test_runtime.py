@@ -44,7 +44,7 @@ def run(runtime=None, *sets, accel=None):
 
 
 def relu(e):
-    return next(l for l in e.layers if l["name"] == "r")
+    return next(l for l in e.layers if l.name == "r").to_json()
 
 
 # ---- buffer modes --------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ def test_cacheable_buffers_pay_maintenance_per_line_and_the_cached_bandwidth():
     assert r["shared_read_bytes_per_s"] == r["shared_write_bytes_per_s"] == pytest.approx(1.6e9)
     # flush input and r (2048 lines each at 30 ns), invalidate c (2048) and c2 (512 lines at 10 ns)
     assert e.breakdown_ms["transfer"] == pytest.approx((2048 * 30 + 2048 * 10 + 2048 * 30 + 512 * 10) * 1e-6)
-    assert all(t["buffer_mode"] == "cacheable" for t in e.transfers)
+    assert all(t.buffer_mode == "cacheable" for t in e.transfers)
 
 
 def test_uncached_buffers_need_no_maintenance_but_every_ps_access_is_slow_read_and_write_separately():
@@ -73,7 +73,7 @@ def test_uncached_buffers_need_no_maintenance_but_every_ps_access_is_slow_read_a
     assert r["memory_ms"] == pytest.approx(0.65536 + 0.32768)
     assert r["time_ms"] == pytest.approx(0.65536 + 0.32768 + 0.005)
     assert (r["shared_read_bytes_per_s"], r["shared_write_bytes_per_s"]) == (pytest.approx(0.2e9), pytest.approx(0.4e9))
-    assert e.breakdown_ms["transfer"] == 0 and all(t["time_ms"] == 0 for t in e.transfers)
+    assert e.breakdown_ms["transfer"] == 0 and all(t.time_ms == 0 for t in e.transfers)
     assert e.breakdown_ms["ps_compute"] == pytest.approx(r["time_ms"])
 
 
@@ -114,7 +114,7 @@ def test_c_profiles_host_pre_post_by_hand(profile):
 def test_linux_uio_starts_each_layer_of_this_projects_engine_and_waits_for_an_interrupt():
     e = run("linux_uio")
     # three PL layers with work, each 10 us start + 20 us interrupt
-    assert [(s["layer"], s["event"]) for s in e.syncs] == [("c1", "start"), ("c1", "done"), ("c", "start"),
+    assert [(s.layer, s.event) for s in e.syncs] == [("c1", "start"), ("c1", "done"), ("c", "start"),
                                                            ("c", "done"), ("c2", "start"), ("c2", "done")]
     assert e.breakdown_ms["sync"] == pytest.approx(3 * (0.010 + 0.020))
     assert e.frames_in_flight == 1 and e.fps == pytest.approx(1e3 / e.latency_ms)
@@ -129,7 +129,7 @@ def test_invocation_granularity_segment_layer_tile():
     seg = run("linux_uio", "runtime.invocation=segment")
     assert seg.breakdown_ms["sync"] == pytest.approx(2 * 0.030)           # two PL segments
     tile = run("linux_uio", "runtime.invocation=tile")
-    tiles = sum(l["tiles"] for l in tile.layers if l["device"] == "PL" and l["cycles"])
+    tiles = sum(l.tiles for l in tile.layers if l.device == "PL" and l.cycles)
     assert tiles > 3 and tile.breakdown_ms["sync"] == pytest.approx(tiles * 0.030)
 
 
@@ -161,7 +161,7 @@ def test_pynq_numpy_uncached_python_invocations_by_hand():
 def test_vart_runs_a_dpu_subgraph_per_run_at_xrts_measured_cost():
     e = run("vart", accel="dpu_b1600")
     # the DPU publishes its resources: one run per PL segment, 213 us + 20 us interrupt = XRT's 233 us
-    assert [(s["segment"], s["layer"], s["event"]) for s in e.syncs] == [
+    assert [(s.segment, s.layer, s.event) for s in e.syncs] == [
         (0, None, "start"), (0, None, "done"), (2, None, "start"), (2, None, "done")]
     assert e.breakdown_ms["sync"] == pytest.approx(2 * 0.233)
     assert e.frames_in_flight == 1 and e.fps == pytest.approx(1e3 / e.latency_ms)

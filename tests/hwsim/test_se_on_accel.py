@@ -92,10 +92,10 @@ def test_efficientnet_b0_pays_for_its_se_blocks_on_the_dpu_what_lite0_does_not()
     from hwsim.estimate import estimate
     b0, lite = estimate("efficientnet_b0", board="zcu102", accel="dpu_b4096", overrides=sets), \
         estimate("efficientnet_lite0", board="zcu102", accel="dpu_b4096", overrides=sets)
-    assert all(L["device"] == "PL" for L in b0.layers)
-    se = [L for L in b0.layers if ".se." in L["name"]]
-    se_ms = sum(L["compute_cycles"] + L["stall_cycles"] for L in se) / cfg.clock_hz * 1e3
+    assert all(L.device == "PL" for L in b0.layers)
+    se = [L for L in b0.layers if ".se." in L.name]
+    se_ms = sum(L.compute_cycles + L.stall_cycles for L in se) / cfg.clock_hz * 1e3
     pl = lambda e: e.breakdown_ms["pl_compute"] + e.breakdown_ms["pl_memory_stall"]
     assert math.isclose(pl(b0) - pl(lite), se_ms, rel_tol=1e-9)
-    se_macs = sum(L["macs"] for L in se)
+    se_macs = sum(L.macs for L in se)
     assert se_ms > 10 * se_macs / (cfg.pe.multipliers * cfg.clock_hz) * 1e3

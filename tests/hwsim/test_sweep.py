@@ -1,5 +1,6 @@
 import csv
 import json
+import math
 import os
 import socket
 import subprocess
@@ -61,7 +62,7 @@ class FakeEvaluator:
         compute = macs / (pe.multipliers * a["clock_mhz"] * 1e6) * 1e3
         ps = 0.0 if "maxpool" in a["pl_ops"] else 2.0
         lat = compute + ps + 1.0
-        return {"fps": 1e3 / lat, "latency_ms": lat, "naive_fps": 1e3 / (lat + 1.0), "array_peak_fps": 1e3 / compute,
+        return {"fps": 1e3 / lat, "latency_ms": lat, "op_count_fps": 1e3 / (lat + 1.0), "array_op_count_fps": 1e3 / compute,
                 "breakdown_ms": {"pl_compute": compute, "pl_memory_stall": 0.0, "ps_compute": ps,
                                  "transfer": 1.0, "sync": 0.0, "host_pre_post": 0.0}}
 
@@ -171,8 +172,8 @@ def test_results_columns_and_pareto_outputs(tmp_path):
     spec = make(models=("netA", "netB"), policies=("naive", "optimized"))
     s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
     rows = read_csv(tmp_path / "results.csv")
-    assert list(rows[0]) == ["model", "policy", *spec.keys, "fps", "latency_ms", "naive_fps",
-                             "array_peak_fps", "dsp", "lut", "ff",
+    assert list(rows[0]) == ["model", "policy", *spec.keys, "fps", "latency_ms", "op_count_fps",
+                             "array_op_count_fps", "dsp", "lut", "ff",
                              "bram36", "feasible", "pl_compute_ms", "pl_memory_stall_ms", "ps_compute_ms",
                              "transfer_ms", "sync_ms", "host_pre_post_ms", "error"]
     assert len(rows) == s.points == 192
@@ -270,6 +271,35 @@ def test_resume_drops_a_torn_last_line(tmp_path):
     s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0, resume=True)
     assert (s.resumed, s.new) == (2, 1)
     assert path.read_text() == text
+
+
+def test_run_returns_every_points_row_and_the_csv_holds_the_same_rows(tmp_path):
+    spec = make(grid=["accel.pp=2,4", "accel.icp=4,8"], models=("netA", "netB"))
+    s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
+    assert [(r["model"], r["policy"], r["accel.pp"], r["accel.icp"]) for r in s.rows] == \
+        [(p.model, p.policy, *p.values) for p in spec.points()]
+    csv_rows = read_csv(tmp_path / "results.csv")
+    assert len(csv_rows) == len(s.rows) == 8
+    for r, c in zip(s.rows, csv_rows):
+        assert r["fps"] == pytest.approx(float(c["fps"])) and r["dsp"] == int(c["dsp"])
+        assert r["latency_ms"] == pytest.approx(math.fsum(r[f"{b}_ms"] for b in sweep.BREAKDOWN))
+    # resumed with nothing new: the rows are the same, read back from the file
+    again = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0, resume=True)
+    assert again.new == 0 and again.rows == s.rows
+
+
+def test_resume_continues_a_results_file_with_the_pre_rename_column_names(tmp_path):
+    spec = make(grid=["accel.pp=2,4,1"])
+    sweep.run(spec, tmp_path, FakeEvaluator(), workers=0)
+    path = tmp_path / "results.csv"
+    text = path.read_text()
+    head, *lines = text.splitlines(keepends=True)
+    assert head.count("op_count_fps") == 2              # op_count_fps and array_op_count_fps
+    old_head = head.replace("array_op_count_fps", "array_peak_fps").replace(",op_count_fps", ",naive_fps")
+    path.write_text(old_head + "".join(lines[:2]))      # written by 0.1.0, stopped after two points
+    s = sweep.run(spec, tmp_path, FakeEvaluator(), workers=0, resume=True)
+    assert (s.resumed, s.new) == (2, 1)
+    assert path.read_text() == text                     # the same file as an uninterrupted run, new names
 
 
 @pytest.mark.parametrize("kw, msg", [

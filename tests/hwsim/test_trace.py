@@ -77,9 +77,9 @@ def test_one_frame_tracks_sum_to_the_breakdown(b0):
     assert max(e["ts"] + e["dur"] for e in ev if e["cat"] != "ddr") / 1e3 == pytest.approx(est.latency_ms, rel=1e-9)
     # named as in the breakdown's records: every layer, transfer and sync appears by name
     named = {e["name"] for e in ev}
-    assert {l["name"] for l in est.layers if l["time_ms"] > 0} <= named
-    assert {f"{t['from']}->{t['to']} {t['tensor']}" for t in est.transfers} <= named
-    assert {s["segment"] for s in est.syncs} == {int(n.split()[-1 if n.startswith("start") else 2])
+    assert {l.name for l in est.layers if l.time_ms > 0} <= named
+    assert {f"{t.src_device}->{t.dst_device} {t.tensor}" for t in est.transfers} <= named
+    assert {s.segment for s in est.syncs} == {int(n.split()[-1 if n.startswith("start") else 2])
                                                  for n in named if "PL segment" in n}
 
 

@@ -15,7 +15,7 @@ from mapper.passes import find_se_blocks
 
 @pytest.fixture(scope="module")
 def accel() -> dict:
-    return config.load().accel          # ultra96v1_default: conv, dwconv, pools, add; dw_kernels [3, 5]
+    return config.load().accel.raw()         # ultra96v1_default: conv, dwconv, pools, add; dw_kernels [3, 5]
 
 
 def with_(accel: dict, **changes) -> dict:
@@ -241,7 +241,7 @@ def test_efficientnet_b4_optimized_moves_only_channel_vectors(b4_plans):
 
 
 def test_naive_keeps_se_blocks_on_the_ps_even_if_the_pl_could_run_their_ops():
-    dpu = config.load("zcu102", "dpu_b4096", ["accel.placement=policy"]).accel   # has "fc" and "mul" in pl_ops
+    dpu = config.load("zcu102", "dpu_b4096", ["accel.placement=policy"]).accel.raw()  # has "fc" and "mul" in pl_ops
     plan = partition(zoo.build("efficientnet_b0"), dpu, "naive")
     check_invariants(plan)
     dev = plan.device_of()
@@ -267,4 +267,4 @@ def test_a_kernel_the_tiler_refuses_runs_on_the_ps_with_its_reason(accel):
     ps = next(s for s in plan.segments if "b" in s.nodes)
     assert ps.reasons["b"] == "the engine runs square kernels and strides, not 1x7 stride 1x1"
     e = estimate_plan(plan, cfg)
-    assert e.fps > 0 and [l["device"] for l in e.layers] == ["PL", "PS", "PL"]
+    assert e.fps > 0 and [l.device for l in e.layers] == ["PL", "PS", "PL"]
