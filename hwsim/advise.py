@@ -186,6 +186,26 @@ def instance_timing(cfg: Config) -> dict | None:
     return None if uses_published(cfg) else recorded_timing(cfg.pe)
 
 
+# The fields that make another RTL instance (rtl.params.PEArrayParams): a design that changes one
+# has no recorded timing estimate of its own (the activation buffers and the clock do not change it).
+INSTANCE_FIELDS = ("accel.pp", "accel.icp", "accel.ocp", "accel.dw_channels", "accel.macs_per_dsp", "accel.wbuf_depth")
+
+
+def design_timing(cfg: Config, design: dict[str, Any], lim: Limits) -> dict[str, Any]:
+    """Whether the timing estimate supports a design's clock: ``supports_clock`` True/False against
+    the deployed instance's estimate, None where there is none (not recorded, or another instance)."""
+    clock = float(design.get("accel.clock_mhz", cfg.accel["clock_mhz"]))
+    other = any(k in design and design[k] != cfg.accel.get(k.partition(".")[2]) for k in INSTANCE_FIELDS)
+    fmax = None if other else lim.fmax_mhz_estimate
+    if fmax is None:
+        words = ("this array's timing is not estimated" if other and lim.fmax_mhz_estimate is not None
+                 else "no timing estimate for this instance")
+        return {"clock_mhz": clock, "fmax_mhz_estimate": None, "supports_clock": None, "words": words}
+    ok = clock <= fmax
+    return {"clock_mhz": clock, "fmax_mhz_estimate": fmax, "supports_clock": ok,
+            "words": f"{clock:g} MHz is {'within' if ok else 'beyond'} the ~{fmax:g} MHz Fmax estimate"}
+
+
 def clock_limit(cfg: Config, max_clock_mhz: float | None) -> Limits:
     """The clock ceiling, where it comes from, and what the timing estimate says about it."""
     base = float(cfg.accel["clock_mhz"])
@@ -794,6 +814,7 @@ def advise(models: str | Sequence[str], *, board: str | None = None, accel: str 
 
     def public(r: dict[str, Any]) -> dict[str, Any]:
         return {"fps": r["fps"], "latency_ms": r["latency_ms"], "fits": r.get("fits", True),
+                "timing": design_timing(cfg, r["design"], limits),
                 "resources": r["resources"], "changes": change_list(r["design"], base),
                 "what": change_text(r["design"], base), "overrides": overrides_of(r["design"], base),
                 "policy": r["design"]["policy"], "design": r["design"], "per_model": r["per_model"],
@@ -913,9 +934,13 @@ def search_words(search: dict[str, Any]) -> str:
 
 
 def lever_label(lever: LeverSearch, a: "Advice") -> str:
-    """A lever row's label, written from what the search found."""
+    """A lever row's label, written from what the search found (with what the timing estimate says
+    of its clock where the row changes the clock)."""
     if a.designs:
-        return f"{lever.name}: {a.designs[0]['what']} (best of {search_words(a.search)})"
+        d = a.designs[0]
+        clocked = any(c["key"] == "accel.clock_mhz" for c in d["changes"])
+        timing = f"; {d['timing']['words']}" if clocked else ""
+        return f"{lever.name}: {d['what']} (best of {search_words(a.search)}{timing})"
     return f"{lever.name}: no change beats the deployment ({search_words(a.search)})"
 
 

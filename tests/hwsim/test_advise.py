@@ -111,6 +111,8 @@ def test_the_timing_estimate_caps_the_default_clock_and_is_stated():
     g = advise("efficientnet_b4", input_size=256, levers=["clock"], max_clock_mhz=200)
     assert f"clocks above {int(est)} MHz are beyond it" in g.clock["timing"]
     assert any(f"beyond it" in line for line in g.lines())
+    assert [d["timing"]["supports_clock"] for d in g.designs] == [False] * 4      # 200, 175, 150, 125 > 122
+    assert a.designs[0]["timing"]["supports_clock"] is True
     # no recorded estimate for the ZCU104's instance: said, and the cited ceiling kept
     z = advise("mobilenet_v2", board="zcu104", levers=["clock"])
     assert z.clock["fmax_mhz_estimate"] is None and "no timing estimate is recorded" in z.clock["timing"]
