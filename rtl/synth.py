@@ -179,7 +179,7 @@ def fmax_estimate(res: dict) -> dict | None:
 # RTL as it is now, and tests/rtl/test_synth.py holds the 2x4x4 + 2 entry to a fresh run.
 RECORDED_PATHS: dict[str, dict] = {
     "3d72df9643": {"instance": "ultra96v1_default / ultra96v2_default (4x8x8 + 2 depthwise)",
-                   "path_cells": 26, "path_carry_cells": 11, "rtl": "4a612d5e"},
+                   "path_cells": 26, "path_carry_cells": 11, "rtl": "13b71ca6"},
     "f09cccf1e2": {"instance": "2x4x4 + 2, wbuf_depth 64 (regression instance)",
                    "path_cells": 29, "path_carry_cells": 18, "rtl": "13b71ca6"},
     "9092ca6d53": {"instance": "1x8x4 + 4, 2 MACs per DSP",
