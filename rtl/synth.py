@@ -182,6 +182,8 @@ RECORDED_PATHS: dict[str, dict] = {
                    "path_cells": 26, "path_carry_cells": 11, "rtl": "13b71ca6"},
     "f09cccf1e2": {"instance": "2x4x4 + 2, wbuf_depth 64 (regression instance)",
                    "path_cells": 29, "path_carry_cells": 18, "rtl": "13b71ca6"},
+    "f3f3bce380": {"instance": "kv260_default (4x8x16 + 8 depthwise)",
+                   "path_cells": 24, "path_carry_cells": 11, "rtl": "13b71ca6"},
     "9092ca6d53": {"instance": "1x8x4 + 4, 2 MACs per DSP",
                    "path_cells": 30, "path_carry_cells": 18, "rtl": "4a612d5e"},
 }

@@ -113,6 +113,13 @@ def test_the_timing_estimate_caps_the_default_clock_and_is_stated():
     assert any(f"beyond it" in line for line in g.lines())
     assert [d["timing"]["supports_clock"] for d in g.designs] == [False] * 4      # 200, 175, 150, 125 > 122
     assert a.designs[0]["timing"]["supports_clock"] is True
+    # the KV260's default runs at 200 MHz, above its own recorded estimate: said of the deployment and
+    # of every faster clock, and the cited ceiling kept
+    kest = recorded_timing(load("kv260").pe)["fmax_mhz_estimate"]
+    assert kest < 200
+    k = advise("mobilenet_v2", board="kv260", levers=["clock"])
+    assert k.clock["max_mhz"] == 300 and "the deployed 200 MHz is already above it" in k.clock["timing"]
+    assert k.designs and [d["timing"]["supports_clock"] for d in k.designs] == [False] * len(k.designs)
     # no recorded estimate for the ZCU104's instance: said, and the cited ceiling kept
     z = advise("mobilenet_v2", board="zcu104", levers=["clock"])
     assert z.clock["fmax_mhz_estimate"] is None and "no timing estimate is recorded" in z.clock["timing"]
