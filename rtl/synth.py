@@ -184,6 +184,8 @@ RECORDED_PATHS: dict[str, dict] = {
                    "path_cells": 29, "path_carry_cells": 18, "rtl": "13b71ca6"},
     "f3f3bce380": {"instance": "kv260_default (4x8x16 + 8 depthwise)",
                    "path_cells": 24, "path_carry_cells": 11, "rtl": "13b71ca6"},
+    "187882cb3d": {"instance": "zcu104_default (8x12x12 + 8 depthwise)",
+                   "path_cells": 41, "path_carry_cells": 27, "rtl": "13b71ca6"},
     "9092ca6d53": {"instance": "1x8x4 + 4, 2 MACs per DSP",
                    "path_cells": 30, "path_carry_cells": 18, "rtl": "4a612d5e"},
 }
