@@ -21,8 +21,10 @@ journal, ``OUT/optuna.journal``); ``resume=True`` continues there.  Several mode
 the geometric mean of their frame rates (and latencies).
 
 The clock goes up to ``max_clock_mhz``: by default the clock Xilinx's DPU is published to run at on
-the board's device (``CLOCK_LIMITS``), or the accelerator's own clock where no such figure is known.
-This project's RTL has no timing estimate, so a faster clock assumes the design closes timing there.
+the board's device (``CLOCK_LIMITS``), or the accelerator's own clock where no such figure is known,
+and no higher than the deployed instance's Fmax estimate where one is recorded (``rtl.synth.recorded_timing``:
+Yosys' logic depth with assumed delays, an estimate, not timing closure; read without running Yosys).
+``Limits.timing`` says in words whether the estimate supports the clocks searched.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class Lever:
 class Limits:
     max_clock_mhz: float
     clock_source: str
+    timing: str = ""                             # whether the timing estimate supports the clocks searched
+    fmax_mhz_estimate: float | None = None       # the deployed instance's, where recorded
 
 
 def _with(base: Any, values: Sequence[Any]) -> tuple[Any, ...]:
@@ -173,20 +177,75 @@ def levers_for(cfg: Config, groups: Sequence[str] | None = None) -> list[Lever]:
     return [l for l in every if l.group in groups or l.key in groups]
 
 
+def instance_timing(cfg: Config) -> dict | None:
+    """The deployed instance's recorded Fmax estimate (``rtl.synth.recorded_timing``), or None: never
+    recorded, or the accelerator is not this project's RTL (its resources are published, e.g. a DPU)."""
+    from rtl.synth import recorded_timing
+
+    from .resources import uses_published
+    return None if uses_published(cfg) else recorded_timing(cfg.pe)
+
+
+# The fields that make another RTL instance (rtl.params.PEArrayParams): a design that changes one
+# has no recorded timing estimate of its own (the activation buffers and the clock do not change it).
+INSTANCE_FIELDS = ("accel.pp", "accel.icp", "accel.ocp", "accel.dw_channels", "accel.macs_per_dsp", "accel.wbuf_depth")
+
+
+def design_timing(cfg: Config, design: dict[str, Any], lim: Limits) -> dict[str, Any]:
+    """Whether the timing estimate supports a design's clock: ``supports_clock`` True/False against
+    the deployed instance's estimate, None where there is none (not recorded, or another instance)."""
+    clock = float(design.get("accel.clock_mhz", cfg.accel["clock_mhz"]))
+    other = any(k in design and design[k] != cfg.accel.get(k.partition(".")[2]) for k in INSTANCE_FIELDS)
+    fmax = None if other else lim.fmax_mhz_estimate
+    if fmax is None:
+        words = ("this array's timing is not estimated" if other and lim.fmax_mhz_estimate is not None
+                 else "no timing estimate for this instance")
+        return {"clock_mhz": clock, "fmax_mhz_estimate": None, "supports_clock": None, "words": words}
+    ok = clock <= fmax
+    return {"clock_mhz": clock, "fmax_mhz_estimate": fmax, "supports_clock": ok,
+            "words": f"{clock:g} MHz is {'within' if ok else 'beyond'} the ~{fmax:g} MHz Fmax estimate"}
+
+
 def clock_limit(cfg: Config, max_clock_mhz: float | None) -> Limits:
-    """The clock ceiling and where it comes from."""
+    """The clock ceiling, where it comes from, and what the timing estimate says about it."""
     base = float(cfg.accel["clock_mhz"])
+    t = instance_timing(cfg)
+    fmax = None if t is None else float(math.floor(t["fmax_mhz_estimate"]))
     if max_clock_mhz is not None:
         if isinstance(max_clock_mhz, bool) or not isinstance(max_clock_mhz, (int, float)) \
                 or not math.isfinite(max_clock_mhz) or max_clock_mhz <= 0:
             raise AdviseError(f"--max-clock-mhz must be a positive number of MHz, not {max_clock_mhz!r}")
-        return Limits(float(max_clock_mhz), "given with --max-clock-mhz")
-    cited = CLOCK_LIMITS.get(cfg.board_name)
-    if cited and cited[0] >= base:
-        return Limits(cited[0], cited[1])
-    if cited:
-        return Limits(base, f"the accelerator's own clock, above the cited {cited[0]:g} MHz ({cited[1]})")
-    return Limits(base, "the accelerator's own clock (no published clock for this device in the project's references)")
+        top, source = float(max_clock_mhz), "given with --max-clock-mhz"
+    else:
+        cited = CLOCK_LIMITS.get(cfg.board_name)
+        if cited and cited[0] >= base:
+            top, source = cited
+        elif cited:
+            top, source = base, f"the accelerator's own clock, above the cited {cited[0]:g} MHz ({cited[1]})"
+        else:
+            top, source = base, "the accelerator's own clock (no published clock for this device in the project's references)"
+        if fmax is not None and base <= fmax < top:
+            source = f"the deployed instance's Fmax estimate, below the {top:g} MHz cited ({source})"
+            top = fmax
+    return Limits(top, source, _timing_words(cfg, t, fmax, base, top), fmax)
+
+
+def _timing_words(cfg: Config, t: dict | None, fmax: float | None, base: float, top: float) -> str:
+    if t is None:
+        from .resources import uses_published
+        if uses_published(cfg):
+            return ("this accelerator is not the project's RTL, so its timing estimate does not apply; a faster "
+                    "clock assumes the design closes timing there")
+        return ("no timing estimate is recorded for this instance (`hwsim synth` makes one with Yosys), so a faster "
+                "clock assumes the design closes timing there")
+    est = (f"the timing estimate of the deployed instance is ~{fmax:g} MHz ({t['path_lut_levels']} LUT levels + "
+           f"{t['path_carry_cells']} carry cells on Yosys' longest register-to-register path at assumed -1 delays; "
+           f"an estimate, not timing closure; other array shapes are not estimated)")
+    if base > fmax:
+        return f"{est}: the deployed {base:g} MHz is already above it, as is every faster clock"
+    if top > fmax:
+        return f"{est}: clocks above {fmax:g} MHz are beyond it and assume the design closes timing there"
+    return f"{est}: it supports every clock searched"
 
 
 # ------------------------------------------------------------------------------- the designs
@@ -429,8 +488,7 @@ class Advice:
         size = f" at {self.input_size}x{self.input_size}" if self.input_size else ""
         out = [f"advise {' '.join(self.models)}{size} on {self.board} / {self.accel}, objective {self.objective}",
                f"  levers: " + "; ".join(f"{g} ({', '.join(k)})" for g, k in self.levers.items()),
-               f"  clock up to {self.clock['max_mhz']:g} MHz: {self.clock['source']}; this RTL has no timing "
-               f"estimate, so a faster clock assumes the design closes timing there",
+               f"  clock up to {self.clock['max_mhz']:g} MHz: {self.clock['source']}; {self.clock['timing']}",
                f"  search: {self.search['method']}, {self.search['simulated']} designs simulated, "
                f"{self.search['pruned']:,} pruned by the resource estimate before simulation "
                f"(space {self.search['space']:,} designs)",
@@ -756,6 +814,7 @@ def advise(models: str | Sequence[str], *, board: str | None = None, accel: str 
 
     def public(r: dict[str, Any]) -> dict[str, Any]:
         return {"fps": r["fps"], "latency_ms": r["latency_ms"], "fits": r.get("fits", True),
+                "timing": design_timing(cfg, r["design"], limits),
                 "resources": r["resources"], "changes": change_list(r["design"], base),
                 "what": change_text(r["design"], base), "overrides": overrides_of(r["design"], base),
                 "policy": r["design"]["policy"], "design": r["design"], "per_model": r["per_model"],
@@ -769,7 +828,8 @@ def advise(models: str | Sequence[str], *, board: str | None = None, accel: str 
         search={"method": method, "simulated": len(ok), "pruned": pruned, "space": _space_size(space),
                 "budget": budget, "elapsed_s": time.monotonic() - t0, "resumed": len(done)},
         levers={g: [l.key for l in chosen if l.group == g] for g in dict.fromkeys(l.group for l in chosen)},
-        clock={"max_mhz": limits.max_clock_mhz, "source": limits.clock_source},
+        clock={"max_mhz": limits.max_clock_mhz, "source": limits.clock_source, "timing": limits.timing,
+               "fmax_mhz_estimate": limits.fmax_mhz_estimate},
         best_found=public(best_found) if best_found else None,
         out=str(out_dir) if out_dir else None)
     if out_dir is not None:
@@ -874,9 +934,13 @@ def search_words(search: dict[str, Any]) -> str:
 
 
 def lever_label(lever: LeverSearch, a: "Advice") -> str:
-    """A lever row's label, written from what the search found."""
+    """A lever row's label, written from what the search found (with what the timing estimate says
+    of its clock where the row changes the clock)."""
     if a.designs:
-        return f"{lever.name}: {a.designs[0]['what']} (best of {search_words(a.search)})"
+        d = a.designs[0]
+        clocked = any(c["key"] == "accel.clock_mhz" for c in d["changes"])
+        timing = f"; {d['timing']['words']}" if clocked else ""
+        return f"{lever.name}: {d['what']} (best of {search_words(a.search)}{timing})"
     return f"{lever.name}: no change beats the deployment ({search_words(a.search)})"
 
 

@@ -423,8 +423,7 @@ def report(study: dict[str, Any], cfg: Config) -> str:
              f"once): designs whose resources ({resource_source(cfg)}) exceed the board's `max_util` are dropped "
              f"before any simulation, the rest are all simulated where they are few, else Optuna proposes them; "
              f"changes that do not help are put back as deployed. The clock goes up to {lim.max_clock_mhz:g} MHz: "
-             f"{lim.clock_source}. This RTL has no timing estimate, so a faster clock assumes the design closes "
-             f"timing there." if levers else
+             f"{lim.clock_source}; {lim.timing}." if levers else
              f"`fits` compares the accelerator's resources ({resource_source(cfg)}) with the board's `max_util`.")
     L.append("")
     for w in study["what_ifs"]:

@@ -170,6 +170,44 @@ def fmax_estimate(res: dict) -> dict | None:
             "method": "estimate: Yosys ltp logic depth x assumed UltraScale+ -1 delays, capped by DS925 FMAX"}
 
 
+
+# Longest register-to-register paths recorded from Yosys 0.23 runs of the whole accelerator
+# (``synthesize(p)``, ``synth_xilinx -family xcup -flatten``, script version 3), keyed by the
+# instance's parameter hash (``rtl.emit.params_hash``), so that ``hwsim estimate``, ``advise`` and
+# ``study`` have the instance's Fmax estimate without running Yosys or importing Amaranth.  A
+# recorded path is a measurement of the RTL generator it names; ``hwsim synth`` re-runs Yosys on the
+# RTL as it is now, and tests/rtl/test_synth.py holds the 2x4x4 + 2 entry to a fresh run.
+RECORDED_PATHS: dict[str, dict] = {
+    "3d72df9643": {"instance": "ultra96v1_default / ultra96v2_default (4x8x8 + 2 depthwise)",
+                   "path_cells": 26, "path_carry_cells": 11, "rtl": "13b71ca6"},
+    "f09cccf1e2": {"instance": "2x4x4 + 2, wbuf_depth 64 (regression instance)",
+                   "path_cells": 29, "path_carry_cells": 18, "rtl": "13b71ca6"},
+    "f3f3bce380": {"instance": "kv260_default (4x8x16 + 8 depthwise)",
+                   "path_cells": 24, "path_carry_cells": 11, "rtl": "13b71ca6"},
+    "187882cb3d": {"instance": "zcu104_default (8x12x12 + 8 depthwise)",
+                   "path_cells": 41, "path_carry_cells": 27, "rtl": "13b71ca6"},
+    "9092ca6d53": {"instance": "1x8x4 + 4, 2 MACs per DSP",
+                   "path_cells": 30, "path_carry_cells": 18, "rtl": "4a612d5e"},
+}
+
+
+def instance_hash(p: PEArrayParams) -> str:
+    """``rtl.emit.params_hash`` without importing Amaranth (the same bytes hashed)."""
+    import hashlib
+    return hashlib.sha256(json.dumps(p.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def recorded_timing(p: PEArrayParams) -> dict | None:
+    """The Fmax estimate of a recorded Yosys run of this instance (no Yosys, no Amaranth), or None
+    when this instance was never recorded: ``fmax_estimate`` of the recorded path, with its source."""
+    rec = RECORDED_PATHS.get(instance_hash(p))
+    if rec is None:
+        return None
+    t = fmax_estimate(rec)
+    return {**t, "source": f"recorded Yosys 0.23 run of this instance ({rec['instance']}; RTL generator "
+                           f"{rec['rtl']}); `hwsim synth` re-runs it on the RTL as it is now"}
+
+
 # Block-RAM aspect ratios (UG573): (depth, width, BRAM36 equivalents); RAMB18E2 counts one half.
 _BRAM_SHAPES = ((512, 72, 1.0), (1024, 36, 1.0), (2048, 18, 1.0), (4096, 9, 1.0), (8192, 4, 1.0),
                 (16384, 2, 1.0), (32768, 1, 1.0), (512, 36, 0.5), (1024, 18, 0.5), (2048, 9, 0.5),

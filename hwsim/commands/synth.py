@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtl.synth import estimate, fit, fmax_estimate, synthesize, yosys_family
+    from rtl.synth import estimate, fit, fmax_estimate, recorded_timing, synthesize, yosys_family
 
     from ..config import load
     from ..errors import HwsimError
@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
            "source": "estimate" if args.estimate_only else "yosys",
            "max_util": board.get("max_util", 1.0), "util": {k: round(v, 4) for k, v in f["util"].items()},
            "estimate": est}
-    timing = None if args.estimate_only else fmax_estimate(res)
+    # with --estimate-only, the Fmax estimate of a recorded Yosys run of this instance, where there is one
+    timing = recorded_timing(pe) if args.estimate_only else fmax_estimate(res)
     clock = cfg.accel.clock_mhz
     if timing is not None:
         out["fmax_mhz_estimate"] = timing["fmax_mhz_estimate"]
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if timing is not None:
         print(f"  Fmax     ~{timing['fmax_mhz_estimate']:g} MHz (estimate: {timing['path_lut_levels']} LUT levels + "
               f"{timing['path_carry_cells']} carry cells on Yosys' longest register-to-register path, "
-              f"limited by {timing['limited_by']}); accel.clock_mhz {clock:g} "
+              f"limited by {timing['limited_by']}{'; ' + timing['source'] if 'source' in timing else ''}); accel.clock_mhz {clock:g} "
               f"{'is within it' if timing['fmax_mhz_estimate'] >= clock else 'is NOT supported'}")
     limit = f"{100 * out['max_util']:.0f}%"
     print(f"  fits: {'yes' if f['fits'] else 'NO'} (limit {limit} of each resource"

@@ -86,20 +86,50 @@ def test_designs_keep_only_changes_that_help(b4):
 
 
 def test_exact_enumeration_of_a_small_space():
-    """Only the clock: every candidate up to the Ultra96's cited 200 MHz is simulated, the best is the
-    highest, and the clocks in between rank in order."""
-    a = advise("efficientnet_b4", input_size=256, levers=["clock"])
+    """Only the clock, with the ceiling given: every candidate up to 200 MHz is simulated, the best
+    is the highest, and the clocks in between rank in order."""
+    a = advise("efficientnet_b4", input_size=256, levers=["clock"], max_clock_mhz=200)
     assert a.search["method"].startswith("exact") and a.search["simulated"] == 5      # 100..200 in 25s
-    assert a.clock["max_mhz"] == 200 and "DPU-PYNQ" in a.clock["source"]
     clocks = [d["changes"][0]["to"] for d in a.designs]
     assert clocks == [200.0, 175.0, 150.0, 125.0]
     for d in a.designs:
         assert direct(d).fps == d["fps"]
 
 
+def test_the_timing_estimate_caps_the_default_clock_and_is_stated():
+    """On the Ultra96 the deployed instance's recorded Fmax estimate (Yosys logic depth, 122 MHz)
+    is below the DPU's cited 200 MHz, so the search stops there and says why; a ceiling given above
+    it is obeyed and the clocks beyond the estimate are named as such."""
+    from rtl.synth import recorded_timing
+    est = recorded_timing(load("ultra96v1").pe)["fmax_mhz_estimate"]
+    assert 100 < est < 200
+    a = advise("efficientnet_b4", input_size=256, levers=["clock"])
+    assert a.clock["max_mhz"] == a.clock["fmax_mhz_estimate"] == float(int(est))
+    assert "Fmax estimate" in a.clock["source"] and "200 MHz" in a.clock["source"]
+    assert "supports every clock searched" in a.clock["timing"] and "not timing closure" in a.clock["timing"]
+    assert [d["changes"][0]["to"] for d in a.designs] == [float(int(est))]
+    g = advise("efficientnet_b4", input_size=256, levers=["clock"], max_clock_mhz=200)
+    assert f"clocks above {int(est)} MHz are beyond it" in g.clock["timing"]
+    assert any(f"beyond it" in line for line in g.lines())
+    assert [d["timing"]["supports_clock"] for d in g.designs] == [False] * 4      # 200, 175, 150, 125 > 122
+    assert a.designs[0]["timing"]["supports_clock"] is True
+    # the KV260's default runs at 200 MHz, above its own recorded estimate: said of the deployment and
+    # of every faster clock, and the cited ceiling kept
+    kest = recorded_timing(load("kv260").pe)["fmax_mhz_estimate"]
+    assert kest < 200
+    k = advise("mobilenet_v2", board="kv260", levers=["clock"])
+    assert k.clock["max_mhz"] == 300 and "the deployed 200 MHz is already above it" in k.clock["timing"]
+    assert k.designs and [d["timing"]["supports_clock"] for d in k.designs] == [False] * len(k.designs)
+    # no recorded estimate for the ZCU102's instance: said, and the cited ceiling kept
+    z = advise("mobilenet_v2", board="zcu102", levers=["clock"])
+    assert z.clock["max_mhz"] == 281 and z.clock["fmax_mhz_estimate"] is None
+    assert "no timing estimate is recorded" in z.clock["timing"]
+    assert z.designs and all(d["timing"]["supports_clock"] is None for d in z.designs)
+
+
 def test_max_clock_is_stated_and_obeyed():
     a = advise("mobilenet_v2", levers=["clock"], max_clock_mhz=130)
-    assert a.clock == {"max_mhz": 130.0, "source": "given with --max-clock-mhz"}
+    assert a.clock["max_mhz"] == 130.0 and a.clock["source"] == "given with --max-clock-mhz"
     assert [d["changes"][0]["to"] for d in a.designs] == [130.0, 125.0]
     z = advise("mobilenet_v2", board="zcu104", levers=["clock"])      # deployed at 200, the DPU at 300
     assert z.clock["max_mhz"] == 300 and z.designs[0]["changes"][0]["to"] == 300.0

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from hwsim.cli import main
+from hwsim.config import load
 from hwsim.estimate import estimate
 from tests.hwsim import readme_block
 from hwsim.study import ASSUMED_PEAK, FOCUS, POLICIES, STUDY_MODELS
@@ -156,7 +157,18 @@ def check_what_if_labels(res):
             if l["op"] in moved:
                 assert l["device"] == "PS", (label, l["name"])
         assert ("optimized placement" in label) == (w["policy"] == "optimized"), label
-        assert " MHz" not in label.replace(f"PL clock {accel['clock_mhz']:g} MHz", ""), label
+        # a row that changes the clock says what the timing estimate makes of it, and it is true
+        m = re.search(r"(\d+(?:\.\d+)?) MHz is (within|beyond) the ~(\d+(?:\.\d+)?) MHz Fmax estimate", label)
+        if m:
+            from rtl.synth import recorded_timing
+            fmax = float(int(recorded_timing(load(res["board"]).pe)["fmax_mhz_estimate"]))
+            assert float(m.group(1)) == accel["clock_mhz"] and float(m.group(3)) == fmax, label
+            assert (accel["clock_mhz"] <= fmax) == (m.group(2) == "within"), label
+            assert shape == tuple(base_accel[k] for k in ("pp", "icp", "ocp")), "an estimate of the deployed instance"
+        elif "PL clock" in label:
+            assert "timing is not estimated" in label or "no timing estimate" in label, label
+        rest = label.replace(m.group(0), "") if m else label
+        assert " MHz" not in rest.replace(f"PL clock {accel['clock_mhz']:g} MHz", ""), label
     # the clock row is the fastest of the clocks it had: every clock step up to its own is slower
     clock = next(w for w in levers if w["lever"] == "clock")
     if clock["overrides"]:

@@ -176,6 +176,12 @@ def test_whole_accelerator_estimate_and_timing_against_yosys():
     assert abs(est["lut"] - syn["lut"]) <= 0.2 * syn["lut"], (est["lut"], syn["lut"])
     t = fmax_estimate(syn)
     assert syn["path_cells"] > 5 and 50 < t["fmax_mhz_estimate"] <= 456.0
+    # the path recorded for hwsim's Yosys-free timing (rtl.synth.RECORDED_PATHS) is this RTL's
+    from rtl.emit import params_hash
+    from rtl.synth import RECORDED_PATHS, instance_hash
+    assert instance_hash(p) == params_hash(p)
+    rec = RECORDED_PATHS[params_hash(p)]
+    assert (rec["path_cells"], rec["path_carry_cells"]) == (syn["path_cells"], syn["path_carry_cells"])
 
 
 def test_synth_command_reports_the_fmax_estimate_of_the_whole_accelerator(capsys):
@@ -190,4 +196,7 @@ def test_synth_command_reports_the_fmax_estimate_of_the_whole_accelerator(capsys
     assert t["path_lut_levels"] + t["path_carry_cells"] == syn["path_cells"]
     assert t["supports_clock"] == (t["fmax_mhz_estimate"] >= t["clock_mhz"] == 100.0)
     assert main(["synth", "--json", "--estimate-only", *small]) == 0
-    assert "fmax_mhz_estimate" not in json.loads(capsys.readouterr().out), "no netlist, no timing estimate"
+    rec = json.loads(capsys.readouterr().out)       # no netlist: the recorded run's estimate, saying so
+    assert rec["fmax_mhz_estimate"] == t["fmax_mhz_estimate"] and "recorded Yosys" in rec["timing"]["source"]
+    assert main(["synth", "--json", "--estimate-only", *small, "--set", "accel.ocp=8"]) == 0
+    assert "fmax_mhz_estimate" not in json.loads(capsys.readouterr().out), "never synthesised, no timing estimate"
