@@ -230,16 +230,23 @@ def run_cocotb(p: PEArrayParams, runs: list[TileRun], sim: str, test_module: str
     cases.write_text(json.dumps({"tiles": [r.to_json() for r in runs]}))
     env = {"RTL_CASES": str(cases), "RTL_RESULTS": str(results),
            "PYTHONPATH": os.pathsep.join([str(REPO)] + sys.path)}
+    return run_and_collect(lambda log: _runner(p, sim, bdir, compile=False).test(
+        test_module=test_module, hdl_toplevel=TOP, build_dir=bdir, test_dir=tdir, extra_env=env,
+        timescale=("1ns", "1ps"), log_file=log), tdir, results, f"{sim} simulation")
+
+
+def run_and_collect(test, tdir: Path, results: Path, what: str):
+    """Run ``test(log_path)`` (a cocotb runner's ``test`` call) and return the JSON its testbench
+    wrote to ``results``; a failure without results is one ``HwsimError`` line naming the log.  The
+    run directory goes afterwards unless ``RTL_KEEP_RUNS=1``."""
     log = tdir / "sim.log"
     try:
-        runner = _runner(p, sim, bdir, compile=False)
-        runner.test(test_module=test_module, hdl_toplevel=TOP, build_dir=bdir, test_dir=tdir,
-                    extra_env=env, timescale=("1ns", "1ps"), log_file=log)
+        test(log)
     except (SystemExit, Exception) as e:
         if not results.exists():
-            raise HwsimError(f"{sim} simulation failed ({e}); see {log}") from None
+            raise HwsimError(f"{what} failed ({e}); see {log}") from None
     if not results.exists():
-        raise HwsimError(f"{sim} simulation wrote no results; see {log}")
+        raise HwsimError(f"{what} wrote no results; see {log}")
     out = json.loads(results.read_text())
     if os.environ.get("RTL_KEEP_RUNS") != "1":
         shutil.rmtree(tdir, ignore_errors=True)

@@ -28,9 +28,10 @@ from .errors import HwsimError
 
 from .emit import SYS_TOP, _system_ports, params_hash, write_system_verilog
 from .params import PEArrayParams
-from .sim import REPO, _environ, _locked, rtl_source_hash, simulator_env
+from .cache import cache_dir
+from .sim import REPO, _environ, _locked, rtl_source_hash, run_and_collect, simulator_env
 
-BUILD_ROOT = REPO / "build" / "cocotb-system"
+
 TB_TOP = "zynq_accel_tb"
 RECIPE = 1
 AR = ["araddr", "arlen", "arsize", "arburst", "arcache", "arprot"]
@@ -104,7 +105,7 @@ def write_tb(p: PEArrayParams, latency: int, out: Path) -> list[Path]:
 
 
 def build_dir(p: PEArrayParams, sim: str, latency: int) -> Path:
-    return BUILD_ROOT / f"{sim}-{params_hash(p)}-L{latency}-{rtl_source_hash()}-r{RECIPE}"
+    return cache_dir("cocotb-system") / f"{sim}-{params_hash(p)}-L{latency}-{rtl_source_hash()}-r{RECIPE}"
 
 
 def _runner(p, sim, bdir, latency, compile: bool):
@@ -148,18 +149,9 @@ def run_system(p: PEArrayParams, spec: dict, sim: str, latency: int) -> dict:
     cases.write_text(json.dumps(spec))
     env = {"RTL_CASES": str(cases), "RTL_RESULTS": str(results),
            "PYTHONPATH": os.pathsep.join([str(REPO)] + sys.path)}
-    log = tdir / "sim.log"
-    try:
+    def test(log: Path) -> None:
         with _environ(simulator_env(sim)):
-            runner = _runner(p, sim, bdir, latency, compile=False)
-            runner.test(test_module="rtl.tb.tb_system", hdl_toplevel=TB_TOP, build_dir=bdir, test_dir=tdir,
-                        extra_env=env, timescale=("1ns", "1ps"), log_file=log)
-    except (SystemExit, Exception) as e:
-        if not results.exists():
-            raise HwsimError(f"{sim} simulation of the accelerator failed ({e}); see {log}") from None
-    if not results.exists():
-        raise HwsimError(f"{sim} simulation of the accelerator wrote no results; see {log}")
-    out = json.loads(results.read_text())
-    if os.environ.get("RTL_KEEP_RUNS") != "1":
-        shutil.rmtree(tdir, ignore_errors=True)
-    return out
+            _runner(p, sim, bdir, latency, compile=False).test(
+                test_module="rtl.tb.tb_system", hdl_toplevel=TB_TOP, build_dir=bdir, test_dir=tdir,
+                extra_env=env, timescale=("1ns", "1ps"), log_file=log)
+    return run_and_collect(test, tdir, results, f"{sim} simulation of the accelerator")
