@@ -151,3 +151,27 @@ def test_without_the_rtl_extra_hwsim_rtl_is_a_one_line_error(tmp_path):
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == ("hwsim: error: Amaranth (the Verilog generator) is not installed: "
                         "pip install 'zynq-codesign-sim[rtl]'\n")
+
+
+def test_the_study_and_advise_run_on_the_base_install_alone(tmp_path):
+    """``make sim`` installs only pyproject's base dependencies: with every extra's packages blocked,
+    an Optuna-searched ``hwsim advise`` (the study's what-if rows) still runs, and every third-party
+    package it loads from the extras' and base lists is a base dependency."""
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = {d.split(">")[0].split("<")[0].split("=")[0].strip().replace("-", "_") for d in project["dependencies"]}
+    extras = {d.split(">")[0].split("<")[0].split("=")[0].strip().replace("-", "_")
+              for deps in project["optional-dependencies"].values() for d in deps if not d.startswith("zynq")}
+    blocked = sorted((extras - base) | set(HEAVY))
+    code = ("import contextlib, io, sys\n"
+            f"for m in {blocked!r}: sys.modules[m] = None\n"
+            "from hwsim.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            "    rc = main(['advise', 'mobilenet_v3_small', '--input-size', '64', '--budget', '4', '--json'])\n"
+            f"print(rc, sorted({{m.split('.')[0] for m in sys.modules if sys.modules[m] is not None}} & "
+            f"set({sorted(base | extras)!r})))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rc, loaded = r.stdout.strip().split(" ", 1)
+    assert rc == "0" and "optuna" in loaded            # the search really ran Optuna
+    assert set(ast.literal_eval(loaded)) <= base, (loaded, base)
