@@ -204,8 +204,12 @@ def _runner(p: PEArrayParams, sim: str, bdir: Path, compile: bool):
 
 def build(p: PEArrayParams, sim: str) -> Path:
     """Emit and compile the instance for ``sim`` once; return the build directory."""
-    env = simulator_env(sim)
-    bdir = build_dir(p, sim)
+    return build_once(p, sim, build_dir(p, sim), lambda bdir: _runner(p, sim, bdir, compile=True), "the RTL")
+
+
+def build_once(p: PEArrayParams, sim: str, bdir: Path, compile, what: str) -> Path:
+    """Run ``compile(bdir)`` once per build directory (under a lock, stamped when it succeeded, a
+    half-built directory removed first); a failure is one ``HwsimError`` line naming the log."""
     stamp = bdir / "BUILT"
     with _locked(bdir.parent / f"{bdir.name}.lock"):
         if stamp.exists():
@@ -213,10 +217,10 @@ def build(p: PEArrayParams, sim: str) -> Path:
         if bdir.exists():
             shutil.rmtree(bdir)
         try:
-            with _environ(env):
-                _runner(p, sim, bdir, compile=True)
+            with _environ(simulator_env(sim)):
+                compile(bdir)
         except (SystemExit, Exception) as e:
-            raise HwsimError(f"{sim} build of the RTL failed ({e}); see {bdir / 'build.log'}") from None
+            raise HwsimError(f"{sim} build of {what} failed ({e}); see {bdir / 'build.log'}") from None
         stamp.write_text(json.dumps(p.to_dict(), sort_keys=True))
     return bdir
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import uuid
 from pathlib import Path
@@ -24,12 +23,11 @@ from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from .errors import HwsimError
 
 from .emit import SYS_TOP, _system_ports, params_hash, write_system_verilog
 from .params import PEArrayParams
 from .cache import cache_dir
-from .sim import REPO, _environ, _locked, rtl_source_hash, run_and_collect, simulator_env
+from .sim import REPO, _environ, build_once, rtl_source_hash, run_and_collect, simulator_env
 
 
 TB_TOP = "zynq_accel_tb"
@@ -122,21 +120,8 @@ def _runner(p, sim, bdir, latency, compile: bool):
 
 
 def build(p: PEArrayParams, sim: str, latency: int) -> Path:
-    env = simulator_env(sim)
-    bdir = build_dir(p, sim, latency)
-    stamp = bdir / "BUILT"
-    with _locked(bdir.parent / f"{bdir.name}.lock"):
-        if stamp.exists():
-            return bdir
-        if bdir.exists():
-            shutil.rmtree(bdir)
-        try:
-            with _environ(env):
-                _runner(p, sim, bdir, latency, compile=True)
-        except (SystemExit, Exception) as e:
-            raise HwsimError(f"{sim} build of the accelerator failed ({e}); see {bdir / 'build.log'}") from None
-        stamp.write_text(json.dumps(p.to_dict(), sort_keys=True))
-    return bdir
+    return build_once(p, sim, build_dir(p, sim, latency),
+                      lambda bdir: _runner(p, sim, bdir, latency, compile=True), "the accelerator")
 
 
 def run_system(p: PEArrayParams, spec: dict, sim: str, latency: int) -> dict:
