@@ -81,7 +81,7 @@ def main() -> int:
           f"{len(plan.graph)} after prepare, {len(e.layers)} layers, {tiles} PL tiles; "
           f"fps {e.fps:.2f}, latency {e.latency_ms:.1f} ms")
     print(f"  model build      {median_ms(lambda: load_model(args.model, args.input_size), args.runs):8.1f} ms")
-    print(f"  prepare          {median_ms(lambda: prepare(g, cfg.accel.get('pl_fused', [])), args.runs):8.1f} ms (graph passes)")
+    print(f"  prepare          {median_ms(lambda: prepare(g, cfg.accel.pl_fused or ()), args.runs):8.1f} ms (graph passes)")
     print(f"  partition        {median_ms(lambda: partition(load_model(args.model, args.input_size), cfg.accel, args.policy), args.runs):8.1f} ms (incl. build)")
     print(f"  cycle model      {median_ms(lambda: estimate_plan(plan, cfg), args.runs):8.1f} ms (estimate_plan)")
     print(f"  estimate()       {median_ms(lambda: estimate(args.model, input_size=args.input_size, policy=args.policy, cfg=cfg), args.runs):8.1f} ms (all of it)")

@@ -42,6 +42,7 @@ from typing import Any
 from .config import Config, load
 from .errors import HwsimError, UserError
 from .resources import fmt_count, misfit
+from .sections import Board
 
 OBJECTIVES = ("fps", "fps_per_dsp", "latency")
 DEFAULT_BUDGET = 200
@@ -95,11 +96,13 @@ def _with(base: Any, values: Sequence[Any]) -> tuple[Any, ...]:
 
 
 def _accel(name: str, values: Sequence[int]) -> Callable[[Config, Limits], Sequence[Any]]:
-    return lambda cfg, lim: _with(cfg.accel[name], values)
+    # the deployed value as the file spells it (a buffer of 96 KiB, not 96.0): the candidates
+    # become --set overrides and designs' JSON
+    return lambda cfg, lim: _with(cfg.accel.raw()[name], values)
 
 
 def _clocks(cfg: Config, lim: Limits) -> tuple[float, ...]:
-    base, top = float(cfg.accel["clock_mhz"]), lim.max_clock_mhz
+    base, top = cfg.accel.clock_mhz, lim.max_clock_mhz
     steps = {float(k * CLOCK_STEP_MHZ) for k in range(1, int(top // CLOCK_STEP_MHZ) + 1)
              if base < k * CLOCK_STEP_MHZ < top}
     return tuple(sorted(steps | {top} | ({base} if base <= top else set())))
@@ -107,7 +110,7 @@ def _clocks(cfg: Config, lim: Limits) -> tuple[float, ...]:
 
 def _pl_ops(cfg: Config, lim: Limits) -> tuple[str, ...]:
     """``accel.pl_ops`` with every subset of the movable ops taken off (encoded as JSON lists)."""
-    ops = list(cfg.accel["pl_ops"])
+    ops = list(cfg.accel.pl_ops)
     movable = [o for o in MOVABLE_OPS if o in ops]
     out = []
     for n in range(len(movable) + 1):
@@ -118,14 +121,14 @@ def _pl_ops(cfg: Config, lim: Limits) -> tuple[str, ...]:
 
 def _packs(cfg: Config, lim: Limits) -> tuple[int, ...]:
     from .resources import int8_macs_per_dsp
-    return _with(cfg.accel.get("macs_per_dsp", 1), range(1, int8_macs_per_dsp(cfg.board) + 1))
+    return _with(cfg.accel.macs_per_dsp or 1, range(1, int8_macs_per_dsp(cfg.board) + 1))
 
 
 def _runtime_choices(field: str, choices: str) -> Callable[[Config, "Limits"], Sequence[Any]]:
     """The values ``hwsim.runtime`` accepts for a runtime field (its ``BUFFER_MODES``, ``COMPLETIONS``)."""
     def values(cfg: Config, lim: "Limits") -> tuple[Any, ...]:
         from . import runtime
-        return _with(cfg["runtime"][field], getattr(runtime, choices))
+        return _with(getattr(cfg.runtime, field), getattr(runtime, choices))
     return values
 
 
@@ -194,8 +197,8 @@ INSTANCE_FIELDS = ("accel.pp", "accel.icp", "accel.ocp", "accel.dw_channels", "a
 def design_timing(cfg: Config, design: dict[str, Any], lim: Limits) -> dict[str, Any]:
     """Whether the timing estimate supports a design's clock: ``supports_clock`` True/False against
     the deployed instance's estimate, None where there is none (not recorded, or another instance)."""
-    clock = float(design.get("accel.clock_mhz", cfg.accel["clock_mhz"]))
-    other = any(k in design and design[k] != cfg.accel.get(k.partition(".")[2]) for k in INSTANCE_FIELDS)
+    clock = float(design.get("accel.clock_mhz", cfg.accel.clock_mhz))
+    other = any(k in design and design[k] != getattr(cfg.accel, k.partition(".")[2]) for k in INSTANCE_FIELDS)
     fmax = None if other else lim.fmax_mhz_estimate
     if fmax is None:
         words = ("this array's timing is not estimated" if other and lim.fmax_mhz_estimate is not None
@@ -208,7 +211,7 @@ def design_timing(cfg: Config, design: dict[str, Any], lim: Limits) -> dict[str,
 
 def clock_limit(cfg: Config, max_clock_mhz: float | None) -> Limits:
     """The clock ceiling, where it comes from, and what the timing estimate says about it."""
-    base = float(cfg.accel["clock_mhz"])
+    base = cfg.accel.clock_mhz
     t = instance_timing(cfg)
     fmax = None if t is None else float(math.floor(t["fmax_mhz_estimate"]))
     if max_clock_mhz is not None:
@@ -642,14 +645,14 @@ def combinations(found: Sequence[dict[str, Any]], base: dict[str, Any]) -> list[
     return unique
 
 
-def _overshoot(board: dict[str, Any], res: dict[str, float] | None) -> float:
+def _overshoot(board: Board, res: dict[str, float] | None) -> float:
     """How far a design is over the device (> 0; the sampler's constraint value): the sum of each
     resource's excess over ``max_util`` as a fraction of it, or 1 for a design that cannot be built."""
     if not res:
         return 1.0
-    util = float(board.get("max_util", 1.0))
-    return sum(max(0.0, float(res[r]) / (float(board[r]) * util) - 1.0)
-               for r in ("dsp", "lut", "ff", "bram36") if board.get(r)) or 1e-6
+    util = board.max_util if board.max_util is not None else 1.0
+    return sum(max(0.0, float(res[r]) / (float(getattr(board, r)) * util) - 1.0)
+               for r in ("dsp", "lut", "ff", "bram36")) or 1e-6
 
 
 def _no_worse(problem: Problem, a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -852,7 +855,7 @@ def _runtime_overrides(cfg: Config, runtime: str | None) -> tuple[str, ...]:
     overrides) sees the profile."""
     if runtime is None or "runtime" not in cfg.data:
         return ()
-    return tuple(f"runtime.{k}={_enc(v)}" for k, v in cfg["runtime"].items())
+    return tuple(f"runtime.{k}={_enc(v)}" for k, v in cfg.runtime.raw().items())
 
 
 # ------------------------------------------------------------------------------- one lever at a time
@@ -887,7 +890,7 @@ def _applicable(lever: LeverSearch, cfg: Config, overrides: Sequence[str]) -> li
     for k, vals in lever.restrict:
         if k not in keys:
             return []
-        if k == "accel.macs_per_dsp" and (cfg.accel.get("macs_per_dsp", 1) in vals or int8_macs_per_dsp(cfg.board) < 2):
+        if k == "accel.macs_per_dsp" and ((cfg.accel.macs_per_dsp or 1) in vals or int8_macs_per_dsp(cfg.board) < 2):
             return []
     return keys
 

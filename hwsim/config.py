@@ -15,8 +15,9 @@ cannot silently do nothing).  The result is validated once, after the overrides,
 the sweep's points go through too, which then gives each section its typed, frozen view
 (``hwsim.sections``): ``cfg.board``, ``cfg.ddr``, ``cfg.axi``, ``cfg.ps``, ``cfg.transfer``,
 ``cfg.runtime`` and ``cfg.accel`` (with ``cfg.accel.pe``, the ``PEArrayParams`` it describes, and
-``cfg.accel.plan_key()``, the fields a placement reads).  ``cfg["ps"]`` is the raw table, kept for
-the callers not yet converted (printing code that formats values as the files spell them).
+``cfg.accel.plan_key()``, the fields a placement reads).  The models, the applications and the
+CLI read those typed fields; ``cfg.data`` (and ``cfg["ps"]``) are the validated raw tables, what
+``--set`` and the sweep's points edit before ``build`` and what results.json records.
 """
 
 from __future__ import annotations
@@ -91,10 +92,10 @@ class Config:
     shipped_accel: dict[str, Any] | None = None
     runtime_name: str = ""              # the runtime profile (data/runtimes/NAME.toml), section "runtime"
     # the typed, frozen sections (hwsim.sections), built by ``build`` from the validated ``data``
-    views: dict[str, sections.SectionView] = field(default_factory=dict, repr=False)
+    views: dict[str, sections.Section] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, section: str) -> dict[str, Any]:
-        """The raw table (compatibility; the models read the typed sections: ``cfg.ps.threads``)."""
+        """The raw table as validated (the models read the typed sections: ``cfg.ps.threads``)."""
         return self.data[section]
 
     def _view(self, section: str) -> Any:
@@ -144,7 +145,7 @@ class Config:
 
     @property
     def clock_hz(self) -> float:
-        return float(self.accel["clock_mhz"]) * 1e6
+        return self.accel.clock_mhz * 1e6
 
     def to_json(self) -> dict[str, Any]:
         return {"board": self.board_name, "accel": self.accel_name, **copy.deepcopy(self.data)}

@@ -134,27 +134,20 @@ def _rows_fitting(budget: int, row_bytes: int, k: int, s: int) -> int:
 class Tiler:
     """Turns one PL node into tiles for a given accelerator."""
 
-    def __init__(self, pe: PEArrayParams, accel: dict[str, Any]):
+    def __init__(self, pe: PEArrayParams, accel: Any):
+        """``accel``: the typed ``[accel]`` section (``hwsim.sections.Accel``), every field validated
+        by ``hwsim.schema`` at load (buffer sizes, ``dw_macs_per_cycle``, ``conv_cycles``' choices)."""
         self.pe = pe
-        try:                            # ranges validated by hwsim.schema at load
-            self.half_in = int(float(accel["ibuf_kib"]) * 1024) // 2
-            self.half_out = int(float(accel["obuf_kib"]) * 1024) // 2
-        except KeyError as e:
-            raise HwsimError(f"the accelerator description has no {e.args[0]!r} (on-chip buffer size)") from None
-        self.pl_ops = set(accel.get("pl_ops", []))
-        self.fused = set(accel.get("pl_fused", []))
+        self.half_in = int(accel.ibuf_kib * 1024) // 2
+        self.half_out = int(accel.obuf_kib * 1024) // 2
+        self.pl_ops = set(accel.pl_ops)
+        self.fused = set(accel.pl_fused or ())
         # accel.dw_macs_per_cycle (the DPU files): the depthwise engine has that many multipliers in
         # all, so a k x k window costs k^2 of them and it runs dw_macs_per_cycle // k^2 channels at once
         # (PG338: B4096's 48 extra DSPs x 2 packed x 2 double-pumped = 192).  Absent (this project's
         # RTL): dw_channels windows of any supported k per cycle, as rtl.depthwise does.
-        dm = accel.get("dw_macs_per_cycle")
-        if dm is not None and (isinstance(dm, bool) or not isinstance(dm, int) or dm < 1):
-            raise HwsimError(f"accel.dw_macs_per_cycle must be a positive integer, not {dm!r}")
-        self.dw_macs = dm
-        cc = accel.get("conv_cycles", "rtl")
-        if cc not in CONV_CYCLES:
-            raise HwsimError(f"accel.conv_cycles must be one of {', '.join(CONV_CYCLES)}, not {cc!r}")
-        self.dpu_conv = cc == "dpu"
+        self.dw_macs = accel.dw_macs_per_cycle
+        self.dpu_conv = accel.conv_cycles == "dpu"      # CONV_CYCLES; absent: "rtl"
 
     def cycles(self, pe: PEArrayParams, key: TileKey) -> int:
         """A tile's compute cycles: ``rtl.cycles.tile_cycles`` (this project's RTL, the only formula for

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from .config import Config, dsp_usages
+from .sections import Accel, Board
 
 # INT8 MACs one DSP slice can do per cycle at most: a DSP48E2 (UltraScale+) packs two INT8
 # multiplies sharing an operand (Xilinx WP486, "Deep Learning with INT8 Optimization on Xilinx
@@ -24,7 +25,7 @@ DSP_CLOCK_MULTIPLE = 2
 BRAM36_BYTES = 4096     # a RAMB36E2 holds 4 KiB of bytes (4K x 9 or 512 x 72 with parity unused; UG573)
 
 
-def activation_buffer_bram36(accel: Any) -> int:
+def activation_buffer_bram36(accel: Accel) -> int:
     """Block RAMs of the input and output activation buffers (``accel``: the typed section)."""
     return sum(math.ceil(kib * 1024 / BRAM36_BYTES) for kib in (accel.ibuf_kib, accel.obuf_kib))
 
@@ -46,7 +47,8 @@ def uses_published(cfg: Config) -> bool:
     figures describe that hardware and no other."""
     if not cfg.published or cfg.shipped_accel is None:
         return False
-    return all(cfg.accel.get(k) == cfg.shipped_accel.get(k) for k in _hardware_fields())
+    table = cfg.accel.raw()             # compared as loaded with the file's table as shipped
+    return all(table.get(k) == cfg.shipped_accel.get(k) for k in _hardware_fields())
 
 
 def dsp_usage(cfg: Config) -> str | None:
@@ -72,7 +74,7 @@ def resource_source(cfg: Config) -> str:
 BRAM36_PER_URAM = (210 - 67) / 44
 
 
-def accel_cores(accel: Any) -> int:
+def accel_cores(accel: Accel) -> int:
     """``accel.cores`` (the typed section, ``hwsim.sections.Accel``): identical accelerator instances
     in the PL (the DPU's published builds put several DPU cores in one design: ZCU102 3 x B4096,
     ZCU104 2 x B4096, see the DPU files); 1 if the description does not say.  Every instance counts
@@ -141,9 +143,23 @@ def _max_util(cfg: Config) -> float:
     return cfg.board.max_util if cfg.board.max_util is not None else 1.0
 
 
+DEVICE_FIELDS = ("dsp", "lut", "ff", "bram36", "uram")
+
+
+def device_table(board: Board, max_util: float | None = None) -> dict[str, Any]:
+    """The board's device resources as the table ``rtl.synth.fit`` judges by (``rtl`` does not
+    import ``hwsim``): its counts (``uram`` where it has UltraRAM) and ``max_util`` (the board's, or
+    the one given)."""
+    out: dict[str, Any] = {k: getattr(board, k) for k in DEVICE_FIELDS if getattr(board, k) is not None}
+    util = board.max_util if max_util is None else max_util
+    if util is not None:
+        out["max_util"] = util
+    return out
+
+
 def fit_board(cfg: Config) -> dict[str, Any]:
-    """The board table with ``max_util`` set to ``fit_limit(cfg)`` (what ``rtl.synth.fit`` judges by)."""
-    return {**cfg.board, "max_util": fit_limit(cfg)}
+    """The device table with ``max_util`` set to ``fit_limit(cfg)`` (what ``rtl.synth.fit`` judges by)."""
+    return device_table(cfg.board, fit_limit(cfg))
 
 
 def device_fit(cfg: Config, res: dict[str, float] | None = None) -> dict[str, Any]:
@@ -154,7 +170,7 @@ def device_fit(cfg: Config, res: dict[str, float] | None = None) -> dict[str, An
 
 def cfg_misfit(cfg: Config, res: dict[str, float] | None = None) -> str:
     """``misfit`` under the configuration's own rule (``fit_limit``): ``""`` if it fits."""
-    return misfit(fit_board(cfg), accel_resources(cfg) if res is None else res)
+    return _misfit(fit_board(cfg), accel_resources(cfg) if res is None else res)
 
 
 def fit_verdict(cfg: Config, res: dict[str, float] | None = None) -> str:
@@ -179,24 +195,28 @@ def fmt_count(x: float) -> str:
     return f"{x:,.0f}" if x.is_integer() else f"{x:,.1f}"
 
 
-def misfit(board: dict[str, Any], res: dict[str, float]) -> str:
+def misfit(board: Board, res: dict[str, float]) -> str:
     """Why ``res`` does not fit the board (``""`` if it does): ``rtl.synth.fit``'s verdict (each
-    resource at most ``max_util`` of the device's) as one line."""
+    resource at most the board's ``max_util`` of the device's) as one line."""
+    return _misfit(device_table(board), res)
+
+
+def _misfit(board: dict[str, Any], res: dict[str, float]) -> str:
     from rtl.synth import fit
     util = float(board.get("max_util", 1.0))
     return "; ".join(f"{r} {fmt_count(res[r])} > {fmt_count(board[r] * util)} ({util:.0%} of {fmt_count(board[r])})"
                      for r in fit(res, board)["over"])
 
 
-def device_peak_macs_per_cycle(board: dict[str, Any]) -> int:
+def device_peak_macs_per_cycle(board: Board) -> int:
     """The PL's peak INT8 MAC rate per PL clock cycle, what an op count assumes before anyone sizes an
     array: every DSP slice busy, packing ``INT8_MACS_PER_DSP`` products, clocked at
     ``DSP_CLOCK_MULTIPLE`` times the PL clock.  That is how Xilinx's own DPU reaches its peak on these
     parts.  Our RTL does not double-pump: at most half of it packed (``macs_per_dsp = 2``), a quarter
     unpacked."""
-    return int(board["dsp"]) * int8_macs_per_dsp(board) * DSP_CLOCK_MULTIPLE
+    return board.dsp * int8_macs_per_dsp(board) * DSP_CLOCK_MULTIPLE
 
 
-def int8_macs_per_dsp(board: dict[str, Any]) -> int:
+def int8_macs_per_dsp(board: Board) -> int:
     """INT8 MACs one of the board's DSP slices packs per DSP clock (``INT8_MACS_PER_DSP``)."""
-    return INT8_MACS_PER_DSP.get(str(board.get("family", "")), 1)
+    return INT8_MACS_PER_DSP.get(board.family or "", 1)

@@ -1,24 +1,26 @@
 """Place every op of a graph on the PL (the accelerator) or the PS (the ARM cores) and cut the
 result into segments, with the PS<->PL transfers at their boundaries.
 
-``partition(graph, accel, policy)`` takes ``accel``, the accelerator description's ``[accel]``
-table (``hwsim.config.Config.accel``), and returns a ``mapper.plan.Plan``:
+``partition(graph, accel, policy)`` takes ``accel``, the accelerator's typed, validated ``[accel]``
+section (``hwsim.config.Config.accel``, an ``hwsim.sections.Accel``: any object with the fields of
+``AccelSpec``; ``hwsim.schema`` has checked every value, so nothing here re-checks them), and
+returns a ``mapper.plan.Plan``:
 
 - The graph is first prepared (``mapper.passes.prepare``: batch-norm folding, fusion of the
   accelerator's ``pl_fused`` activations, canonical global pools) and its squeeze-and-excitation
   blocks are recognised (``find_se_blocks``).
-- An op runs on the PL iff its kind is in ``accel["pl_ops"]`` and it fits the engine's limits
+- An op runs on the PL iff its kind is in ``accel.pl_ops`` and it fits the engine's limits
   (kernel, stride, channels, line-buffer width, weight buffer) and, when the caller passes one,
   ``pl_check(graph, node)`` accepts it (``hwsim`` passes its tiler and ``rtl.contract.check_tile``,
   so the op the cycle model cannot tile, e.g. a 1x7 conv, goes to the PS with the tiler's refusal
   as its reason instead of aborting the estimate); every other op runs on the PS with a one-line
   reason.  A 1x1 conv on a 1x1 map is an FC for this purpose.  Data-movement ops
   (concat, split, shuffle, reshape, flatten, dropout, transpose) ride with their producer.
-- ``accel["replace_sigmoid"]`` (the Vitis AI quantiser's activation replacement; default ``"none"``):
+- ``accel.replace_sigmoid`` (the Vitis AI quantiser's activation replacement; absent, ``"none"``):
   ``"all"``, every sigmoid becomes a hard-sigmoid and every swish a hard-swish before placement
   (``replace_sigmoid``), so they fuse and place as the hard versions, and a PS reason names the
   replacement; ``"except_se"``, the same except inside SE blocks, whose activations stay float.
-- ``accel["placement"] = "compiler"`` (the DPU: its compiler assigns every op the DPU supports to it
+- ``accel.placement = "compiler"`` (the DPU: its compiler assigns every op the DPU supports to it
   and the rest to the CPU, UG1414 "Currently Supported Operators"): SE blocks are placed op by op
   like everything else, whatever the policy.  Otherwise (this project's own array, whose software
   the user writes) the policy places them:
@@ -37,9 +39,9 @@ table (``hwsim.config.Config.accel``), and returns a ``mapper.plan.Plan``:
 from __future__ import annotations
 
 from math import ceil
-from typing import Any, Callable
+from typing import Callable, Protocol
 
-from rtl.params import ParamError, PEArrayParams
+from rtl.params import PEArrayParams
 
 from .ir import DATA_MOVEMENT, Graph, IRError, Node, Op, kernel_size, strides
 from .passes import SEBlock, find_se_blocks, is_conv_as_fc, is_depthwise, op_kinds, prepare
@@ -50,8 +52,6 @@ PL_STRIDES = (1, 2)            # the data mover's address generator steps by 1 o
 _WINDOWED = (Op.DWCONV, Op.MAXPOOL, Op.AVGPOOL)   # ops on the depthwise engine's line buffer
 
 
-PLACEMENTS = ("policy", "compiler")
-REPLACE_MODES = ("none", "all", "except_se")      # accel.replace_sigmoid
 # What the quantiser's replacement turns each activation into (vai_q_tensorflow2, UG1414 3.0
 # "vai_q_tensorflow2 Supported Operations and APIs": "If 'activation' is 'sigmoid' or 'swish', will be
 # converted to hard-sigmoid or hard-swish and then be quantized by default").
@@ -67,28 +67,14 @@ class PartitionError(IRError):
     """A graph or accelerator description the partitioner cannot place (the message says why)."""
 
 
-def _accel_limits(accel: dict[str, Any]) -> tuple[PEArrayParams, frozenset[Op], int]:
-    try:
-        pe = PEArrayParams.from_dict(accel)
-    except (ParamError, TypeError) as e:
-        raise PartitionError(f"accelerator description: {e}") from None
-    for key in ("pl_ops", "max_kernel"):
-        if key not in accel:
-            raise PartitionError(f"accelerator description has no {key!r} field")
-    if not isinstance(accel["pl_ops"], list):
-        raise PartitionError(f"accel.pl_ops must be a list of op kinds, not {accel['pl_ops']!r}")
-    for key, allowed in (("replace_sigmoid", REPLACE_MODES), ("placement", PLACEMENTS)):
-        if key in accel and accel[key] not in allowed:
-            want = ", ".join(map(repr, allowed[:-1])) + f" or {allowed[-1]!r}"
-            raise PartitionError(f"accel.{key} must be {want}, not {accel[key]!r}")
-    mk = accel["max_kernel"]
-    if isinstance(mk, bool) or not isinstance(mk, int) or mk < 1:
-        raise PartitionError(f"accel.max_kernel must be a positive integer, not {mk!r}")
-    try:
-        kinds = op_kinds(accel["pl_ops"])
-    except IRError as e:
-        raise PartitionError(f"accel.pl_ops: {e}") from None
-    return pe, kinds, mk
+class AccelSpec(Protocol):
+    """What the partitioner reads of the accelerator (``hwsim.sections.Accel`` has it, validated)."""
+    pe: PEArrayParams
+    pl_ops: tuple[str, ...]
+    pl_fused: tuple[str, ...] | None
+    max_kernel: int
+    replace_sigmoid: str | None          # "none" (None), "all" or "except_se"
+    placement: str | None                # "policy" (None) or "compiler"
 
 
 def replace_sigmoid(g: Graph, mode: str = "all") -> Graph:
@@ -264,17 +250,17 @@ def _check(g: Graph, segs: list[Segment], transfers: list[Transfer]) -> None:
             raise PartitionError(f"internal: transfer of {tr.tensor!r} runs backwards ({tr.src} -> {tr.dst})")
 
 
-def partition(graph: Graph, accel: dict[str, Any], policy: str = "naive", pl_check: PLCheck | None = None) -> Plan:
+def partition(graph: Graph, accel: AccelSpec, policy: str = "naive", pl_check: PLCheck | None = None) -> Plan:
     """Place ``graph`` on the PL/PS of an accelerator described by ``accel`` (see the module doc);
     ``pl_check(graph, node)`` is the caller's last word on a node the PL limits accept."""
     if policy not in POLICIES:
         raise PartitionError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
-    pe, pl_ops, max_kernel = _accel_limits(accel)
-    rs = accel.get("replace_sigmoid", "none")
-    g = prepare(replace_sigmoid(graph, rs) if rs != "none" else graph, accel.get("pl_fused", []))
+    pe, pl_ops, max_kernel = accel.pe, op_kinds(accel.pl_ops), accel.max_kernel
+    rs = accel.replace_sigmoid or "none"
+    g = prepare(replace_sigmoid(graph, rs) if rs != "none" else graph, accel.pl_fused or ())
     se_blocks = find_se_blocks(g)
     device, reasons = _place(g, se_blocks, policy, pe, pl_ops, max_kernel, pl_check,
-                             compiler=accel.get("placement") == "compiler")
+                             compiler=accel.placement == "compiler")
     segs = _segments(g, device, reasons)
     transfers = _transfers(g, segs)
     _check(g, segs, transfers)

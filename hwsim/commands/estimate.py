@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
                     "quantisation": quantisation})
         return 0
     shape = "x".join(str(d) for d in est.input_shape)
-    print(f"{est.model} ({shape}) on {est.board} / {est.accel} at {cfg.accel['clock_mhz']} MHz, policy {est.policy}, "
+    clock = cfg.accel.raw()["clock_mhz"]        # as the file (or --set) spells it: 100.0, 150
+    print(f"{est.model} ({shape}) on {est.board} / {est.accel} at {clock} MHz, policy {est.policy}, "
           f"runtime {est.runtime}")
     rt = est.params["runtime"]
     done = (f"{rt['completion']} {rt['completion_s'] * 1e6:g} us" if rt["completion_s"] else f"{rt['completion']} (in the start)")
@@ -73,17 +74,17 @@ def run(args: argparse.Namespace) -> int:
         how = f"{dsp:,} DSPs" + (f" x {pack} INT8 MACs packed" if pack > 1 else "") + \
             f" x {DSP_CLOCK_MULTIPLE} double-pumped, as the DPU's"
         print(f"  op_count_fps {est.op_count_fps:7.2f}   op count: {est.total_macs / 1e9:.2f} GMAC at the "
-              f"{cfg.board.device}'s peak, {dev:,} MAC/cycle ({how}) x {cfg.accel['clock_mhz']} MHz "
+              f"{cfg.board.device}'s peak, {dev:,} MAC/cycle ({how}) x {clock} MHz "
               f"= {est.op_count_fps / est.fps:.1f}x the simulated fps")
     if est.array_op_count_fps:
         print(f"  array_fps   {est.array_op_count_fps:8.2f}   array_op_count_fps, the op count at this accelerator's peak instead: "
-              f"{est.params['pe_peak_macs_per_cycle']:,} MAC/cycle x {cfg.accel['clock_mhz']} MHz "
+              f"{est.params['pe_peak_macs_per_cycle']:,} MAC/cycle x {clock} MHz "
               f"= {est.array_op_count_fps / est.fps:.1f}x the simulated fps")
     if est.resources:
         parts = []
         for k, name in (("dsp", "DSP"), ("lut", "LUT"), ("ff", "FF"), ("bram36", "BRAM36"), ("uram", "URAM")):
             if k in est.resources:
-                v, avail = est.resources[k], cfg.board.get(k)
+                v, avail = est.resources[k], getattr(cfg.board, k)
                 pct = f" ({100 * v / avail:.1f}%)" if avail else ""
                 parts.append(f"{fmt_count(v)} {name}{pct}")
         print(f"  resources   {', '.join(parts)}: {fit_verdict(cfg, est.resources)}; {est.resources_source}")

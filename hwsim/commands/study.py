@@ -27,27 +27,25 @@ def _run(args: argparse.Namespace) -> int:
     try:
         study = run(out, board=args.board, accel=args.accel, overrides=tuple(args.overrides),
                     progress=not args.json, runtime=args.runtime)
-        from ..study import FOCUS
         from ..trace import write_trace
-        trace = write_trace(next(r for r in study["runs"] if r["model"] == FOCUS[0] and r["policy"] == "naive"),
-                            out / "trace.json")
+        trace = write_trace(study.focus()["naive"], out / "trace.json")
     except OSError as e:
         raise HwsimError(f"--out {args.out!r}: cannot write {e.filename or 'the study'}: {e.strerror or e}") from None
-    rows = table_rows(study["runs"])
+    rows = table_rows(study.runs)
     if args.json:
-        print_json({"board": study["board"], "accel": study["accel"], "out": str(out),
+        print_json({"board": study.board, "accel": study.accel, "out": str(out),
                     "runs": [dict(zip(rows[0], r)) for r in rows[1:]]})
         return 0
     print(format_table(rows))
     print()
-    for w in study["what_ifs"]:
-        r = w["result"]
-        fit = "" if w["fit"]["fits"] else f"  does NOT fit ({', '.join(w['fit']['over'])} over)"
-        print(f"what-if {w['label']:<58} {r['fps']:6.2f} fps  latency {r['latency_ms']:7.1f} ms{fit}")
+    for w in study.what_ifs:
+        r = w.estimate
+        fit = "" if w.fit["fits"] else f"  does NOT fit ({', '.join(w.fit['over'])} over)"
+        print(f"what-if {w.label:<58} {r.fps:6.2f} fps  latency {r.latency_ms:7.1f} ms{fit}")
     print()
-    for x in study["runtimes"]:
-        r, i = x["result"], x["interaction_ms"]
-        print(f"runtime {x['runtime']:<10} {x['variant']:<37} {r['fps']:6.2f} fps  latency {r['latency_ms']:7.1f} ms  "
+    for x in study.runtimes:
+        r, i = x.estimate, x.interaction
+        print(f"runtime {x.runtime:<10} {x.variant:<37} {r.fps:6.2f} fps  latency {r.latency_ms:7.1f} ms  "
               f"PS<->PL interaction {i['total']:6.1f} ms ({100 * i['share']:2.0f}%)  host pre/post {i['host_pre_post']:.1f} ms")
     print(f"\nwrote {out}/report.md, results.json, breakdown.png, timeline.png, roofline.png, {trace.name}")
     return 0

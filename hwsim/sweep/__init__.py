@@ -169,8 +169,8 @@ def _finish(sweep: Sweep, out: Path, points: list[Point], new: int, resumed: int
                       infeasible_reasons=reasons, pareto=[_front_row(sweep, r) for r in front], out=out,
                       errors=errors, rows=rows)
     board = sweep.config.board
-    util = float(board.get("max_util", 1.0))
-    limits = {r: board[r] * util for r in ("dsp", "lut") if r in board}
+    util = board.max_util if board.max_util is not None else 1.0
+    limits = {r: getattr(board, r) * util for r in ("dsp", "lut")}
     try:
         pareto.plot(ok, out / "pareto.png", limits=limits,
                     title=f"{sweep.target.board} / {sweep.target.accel}: {len(ok)} feasible points")

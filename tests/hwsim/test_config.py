@@ -23,8 +23,8 @@ def test_every_board_and_accelerator_is_listed():
 @pytest.mark.parametrize("board", BOARDS)
 def test_board_loads_with_its_own_accelerator_which_fits(board):
     cfg = config.load(board)
-    assert cfg.accel_name == f"{board}_default" and cfg.accel["name"] == cfg.accel_name
-    b = cfg.board
+    assert cfg.accel_name == f"{board}_default" and cfg.accel.name == cfg.accel_name
+    b = cfg.board.raw()
     assert b["name"] == board
     # the project rule: the default accelerator uses at most max_util of the DSPs (one DSP48E2 per multiplier)
     assert cfg.pe.dsps <= b["max_util"] * b["dsp"]
@@ -35,7 +35,7 @@ def test_board_loads_with_its_own_accelerator_which_fits(board):
 
 
 def test_device_resources_from_the_data_sheets():
-    got = {b: {k: config.load(b).board[k] for k in ("device", "dsp", "lut", "ff", "bram36", "uram")} for b in BOARDS}
+    got = {b: {k: getattr(config.load(b).board, k) for k in ("device", "dsp", "lut", "ff", "bram36", "uram")} for b in BOARDS}
     assert got["zcu104"] == {"device": "ZU7EV", "dsp": 1728, "lut": 230400, "ff": 460800, "bram36": 312, "uram": 96}
     assert got["zcu102"] == {"device": "ZU9EG", "dsp": 2520, "lut": 274080, "ff": 548160, "bram36": 912, "uram": 0}
     assert got["kv260"] == {"device": "XCK26", "dsp": 1248, "lut": 117120, "ff": 234240, "bram36": 144, "uram": 64}
@@ -64,8 +64,8 @@ def test_set_overrides_fields():
                                               'accel.pl_ops=["conv", "dwconv"]', "accel.pp=4.0"])
     assert cfg.clock_hz == 281e6
     assert cfg["ps"]["threads"] == 2
-    assert cfg.accel["pl_ops"] == ["conv", "dwconv"]
-    assert cfg.accel["pp"] == 4 and isinstance(cfg.accel["pp"], int)
+    assert cfg.accel.pl_ops == ("conv", "dwconv")
+    assert cfg.accel.pp == 4 and type(cfg.accel.pp) is int
     assert config.load("zcu102", "dpu_b4096").clock_hz == 300e6      # overrides never leak into the files
 
 
@@ -215,9 +215,9 @@ def test_sections_are_typed_frozen_views_of_the_validated_tables():
     assert cfg.clock_hz == 150e6
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.ps.threads = 3
-    # the Mapping view gives the table as loaded, for callers that still take one
-    assert cfg.accel["pl_ops"] == cfg["accel"]["pl_ops"] and cfg.accel.get("cores", 1) == 1
-    assert dict(cfg.board) == cfg["board"]
+    # raw() gives the table as loaded (for printing values as the file spells them), a copy
+    assert cfg.accel.raw()["pl_ops"] == cfg["accel"]["pl_ops"] and cfg.accel.cores is None
+    assert cfg.board.raw() == cfg["board"] and cfg.board.raw() is not cfg["board"]
     assert cfg.ddr.capacity_gib == 2.0 and cfg.runtime.buffer_mode == "cacheable"
 
 
@@ -228,3 +228,27 @@ def test_the_plan_view_leaves_out_exactly_the_timing_and_resource_fields():
     other = [config.load("ultra96v1", overrides=[o]) for o in ("accel.ocp=16", "accel.max_kernel=3",
                                                          'accel.pl_ops=["conv"]', "accel.ibuf_kib=64")]
     assert all(c.accel.plan_key() != base.accel.plan_key() for c in other)
+
+
+def test_the_section_classes_declare_exactly_the_schema_fields():
+    """hwsim.sections is written out for readers and type checkers; this holds it to hwsim.schema:
+    the same fields in the same order, each typed as its schema kind (lists as tuples of their
+    item), optional fields ``X | None`` defaulting to None and required ones without a default."""
+    import dataclasses
+    import typing
+
+    from hwsim import schema, sections
+    assert set(sections.CLASSES) == set(schema.SECTIONS)
+    for name, cls in sections.CLASSES.items():
+        spec = schema.SECTIONS[name].fields
+        assert sections.schema_fields(cls) == list(spec), name
+        hints = typing.get_type_hints(cls)
+        declared = {f.name: f for f in dataclasses.fields(cls)}
+        for key, f in spec.items():
+            want: typing.Any = tuple[f.item or str, ...] if f.kind is list else f.kind
+            if not f.required:
+                want = want | None
+            assert hints[key] == want, f"{name}.{key}: {hints[key]} is not {want}"
+            default = declared[key].default
+            assert (default is dataclasses.MISSING) == f.required, f"{name}.{key}"
+            assert f.required or default is None, f"{name}.{key}"

@@ -1,15 +1,15 @@
 import numpy as np
 import pytest
 
-from hwsim.config import load
+from hwsim.config import build, load
 from hwsim.errors import HwsimError
 from hwsim.memory import MemoryModel
 from hwsim.pl import Tiler, schedule, simulate_layer
 from mapper.ir import Graph
 from rtl.cycles import tile_cycles
-from rtl.params import Mode, PEArrayParams, TileSpec
+from rtl.params import Mode, TileSpec
 
-PE = PEArrayParams.from_dict(load("ultra96v1").accel)
+PE = load("ultra96v1").pe
 
 
 def unit_memory(**kw) -> MemoryModel:
@@ -20,10 +20,9 @@ def unit_memory(**kw) -> MemoryModel:
     return MemoryModel(**base)
 
 
-def accel(**kw) -> dict:
-    a = dict(load("ultra96v1").accel)
-    a.update(kw)
-    return a
+def accel(**kw):
+    """The Ultra96 default's typed [accel] section with ``kw`` set (through ``--set``, validated)."""
+    return load("ultra96v1", overrides=[f"accel.{k}={v}" for k, v in kw.items()]).accel
 
 
 # ---- the double-buffered schedule ------------------------------------------------------------------
@@ -167,8 +166,11 @@ def test_ops_the_accelerator_does_not_run_are_one_line_errors():
     g2.add("maxpool", "input", "p", k=7, stride=1, pad=3)
     with pytest.raises(HwsimError, match="7x7 pooling exceeds"):
         Tiler(PE, accel()).tile(g2, g2.node("p"))
+    base = load("ultra96v1")                # a description without a buffer size: refused at load
+    data = {s: dict(t) for s, t in base.data.items()}
+    del data["accel"]["ibuf_kib"]
     with pytest.raises(HwsimError, match="ibuf_kib"):
-        Tiler(PE, {k: v for k, v in accel().items() if k != "ibuf_kib"})
+        build(base.board_name, base.accel_name, data)
 
 
 def test_fused_and_data_movement_nodes_cost_nothing():
@@ -199,9 +201,8 @@ def test_dpu_depthwise_windows_share_the_engines_multipliers():
         layer = simulate_layer(g, g.node("dw"), tiler, _Mem.from_config(cfg))
         cyc[k] = layer.compute_cycles
     assert 2.5 < cyc[5] / cyc[3] < 3.5                      # 21 / 7 = 3 channel groups per one
-    bad = dict(cfg.accel, dw_macs_per_cycle=0)
     with pytest.raises(HwsimError, match="dw_macs_per_cycle must be a positive integer"):
-        Tiler(cfg.pe, bad)
+        _config.load("zcu102", "dpu_b4096", ["accel.dw_macs_per_cycle=0"])
 
 
 def test_dpu_conv_tiles_run_at_the_dpus_parallelism_and_the_own_array_at_its_rtls():
@@ -223,5 +224,5 @@ def test_dpu_conv_tiles_run_at_the_dpus_parallelism_and_the_own_array_at_its_rtl
     t = Tiler(own.pe, own.accel)
     key = (Mode.CONV, 32, 48, 14, 14, 3, 1, 0)
     assert not t.dpu_conv and t.cycles(own.pe, key) == tile_cycles(own.pe, TileSpec(*key))
-    with pytest.raises(HwsimError, match="accel.conv_cycles must be one of rtl, dpu"):
-        Tiler(cfg.pe, dict(cfg.accel, conv_cycles="fast"))
+    with pytest.raises(HwsimError, match="accel.conv_cycles must be one of 'rtl', 'dpu', not 'fast'"):
+        _config.load("zcu102", "dpu_b4096", ["accel.conv_cycles=fast"])

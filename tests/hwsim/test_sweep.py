@@ -44,10 +44,10 @@ class FakeEvaluator:
     def resources(self, cfg):
         pe = cfg.pe
         return {"dsp": pe.dsps, "lut": 120 * pe.multipliers + 2000, "ff": 150 * pe.multipliers,
-                "bram36": 20 + cfg.accel["ibuf_kib"] // 4}
+                "bram36": 20 + cfg.accel.raw()["ibuf_kib"] // 4}
 
     def prepare_key(self, model, policy, cfg, input_size):
-        return model, policy, input_size, tuple(cfg.accel["pl_ops"])
+        return model, policy, input_size, cfg.accel.pl_ops
 
     def prepare(self, model, policy, cfg, input_size):
         self._note(f"prepare {model} {policy}")
@@ -57,7 +57,7 @@ class FakeEvaluator:
         self.calls += 1
         if self.fail_at is not None and self.calls >= self.fail_at:
             raise RuntimeError("simulated crash")
-        pe, a = cfg.pe, cfg.accel
+        pe, a = cfg.pe, cfg.accel.raw()
         self._note(f"evaluate {pe.pp} {pe.icp} {pe.ocp} {a['clock_mhz']} {a['pl_ops']}")
         compute = macs / (pe.multipliers * a["clock_mhz"] * 1e6) * 1e3
         ps = 0.0 if "maxpool" in a["pl_ops"] else 2.0

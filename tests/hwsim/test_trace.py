@@ -138,12 +138,14 @@ def test_study_writes_the_b4_trace(tmp_path, monkeypatch):
     """`hwsim study` (make sim) writes trace.json for the as-deployed EfficientNet-B4 run (the study
     itself is tested in test_study; here it is replaced by its two B4 runs to stay fast)."""
     import hwsim.study as study_mod
-    b4 = {p: estimate("efficientnet_b4", input_size=256, policy=p).to_json() for p in ("naive", "optimized")}
+    from hwsim.config import load
+    est = {p: estimate("efficientnet_b4", input_size=256, policy=p) for p in ("naive", "optimized")}
+    b4 = {p: e.to_json() for p, e in est.items()}
 
     def fake_run(out, **_):
         out.mkdir(parents=True, exist_ok=True)
-        return {"board": "ultra96v1", "accel": "ultra96v1_default", "runs": [b4["naive"], b4["optimized"]],
-                "what_ifs": [], "runtimes": []}
+        return study_mod.Study("ultra96v1", "ultra96v1_default", (), load(), [est["naive"], est["optimized"]],
+                               [], "linux_uio", [])
     monkeypatch.setattr(study_mod, "run", fake_run)
     code, out, _ = run_cli(["study", "--out", str(tmp_path)])
     assert code == 0 and out.rstrip().endswith("trace.json")

@@ -9,14 +9,14 @@ from hwsim import config
 from hwsim.pl import Tiler
 from mapper import zoo
 from mapper.ir import Graph, Op
-from mapper.partition import PartitionError, partition
+from mapper.partition import partition
 from mapper.passes import find_se_blocks
 
 from .test_partition import check_invariants
 
 
-def dpu(*sets: str) -> dict:
-    return config.load("zcu102", "dpu_b4096", list(sets)).accel.raw()     # a table of its own (the config is frozen)
+def dpu(*sets: str):
+    return config.load("zcu102", "dpu_b4096", list(sets)).accel
 
 
 def test_replacing_every_activation_runs_efficientnet_b0_whole_on_the_dpu():
@@ -106,18 +106,18 @@ def test_a_multiply_of_two_full_maps_is_not_the_engines_scale():
     assert list(reasons) == ["m"] and "channel-wise scale" in reasons["m"]
 
 
-@pytest.mark.parametrize("field,value,msg", [("replace_sigmoid", "yes", "accel.replace_sigmoid must be 'none', 'all' or 'except_se'"),
-                                             ("placement", "vendor", "accel.placement must be 'policy' or 'compiler'")])
-def test_bad_switch_values_are_partition_errors(field, value, msg):
-    a = dpu()
-    a[field] = value
-    with pytest.raises(PartitionError, match=msg):
-        partition(imported_swish(), a)
+@pytest.mark.parametrize("field,value,msg", [("replace_sigmoid", "yes", "accel.replace_sigmoid must be one of 'none', 'all', 'except_se', not 'yes'"),
+                                             ("placement", "vendor", "accel.placement must be one of 'policy', 'compiler', not 'vendor'")])
+def test_bad_switch_values_are_configuration_errors(field, value, msg):
+    """Refused, naming the field and its choices, by the configuration's one validation (the
+    partitioner reads only validated sections)."""
+    with pytest.raises(config.ConfigError, match=msg):
+        dpu(f"accel.{field}={value}")
 
 
 def test_the_projects_own_array_keeps_its_policy_placement_and_no_replacement():
     own = config.load().accel
-    assert "replace_sigmoid" not in own and own.get("placement", "policy") == "policy"
+    assert own.replace_sigmoid is None and own.placement in (None, "policy")
     plan = partition(zoo.build("efficientnet_b0"), own, "naive")
     dev = plan.device_of()
     assert all(dev[n] == "PS" for b in find_se_blocks(plan.graph) for n in b.nodes)

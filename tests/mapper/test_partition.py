@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import copy
+import json
 
 import pytest
 
 from hwsim import config
 from mapper import zoo
-from mapper.ir import Graph, IRError, Op
+from mapper.ir import Graph, Op
 from mapper.partition import PartitionError, partition
 from mapper.passes import find_se_blocks
 
 
 @pytest.fixture(scope="module")
-def accel() -> dict:
-    return config.load().accel.raw()         # ultra96v1_default: conv, dwconv, pools, add; dw_kernels [3, 5]
+def accel():
+    return config.load().accel               # ultra96v1_default: conv, dwconv, pools, add; dw_kernels [3, 5]
 
 
-def with_(accel: dict, **changes) -> dict:
-    a = copy.deepcopy(accel)
-    a.update(changes)
-    return a
+def with_(accel, **changes):
+    """The default accelerator with ``changes``, through ``--set`` (the one validated constructor)."""
+    return config.load(overrides=[f"accel.{k}={json.dumps(v)}" for k, v in changes.items()]).accel
 
 
 def devices(plan) -> list[str]:
@@ -130,7 +129,7 @@ def test_1x1_conv_on_a_1x1_map_is_an_fc(accel):
     plan = partition(g, accel)
     assert plan.device_of() == {"pool": "PL", "classifier": "PS"}
     assert plan.segments[1].reasons["classifier"] == "1x1 conv on a 1x1 map is an fc; fc not in accel.pl_ops"
-    with_fc = partition(g, with_(accel, pl_ops=accel["pl_ops"] + ["fc"]))
+    with_fc = partition(g, with_(accel, pl_ops=[*accel.pl_ops, "fc"]))
     assert devices(with_fc) == ["PL"]
 
 
@@ -166,18 +165,21 @@ def test_data_movement_rides_with_its_producer(accel):
 
 
 def test_bad_policy_and_accelerator_descriptions(accel):
+    """A bad policy is the partitioner's error; a bad accelerator description never reaches it: the
+    configuration's one validation (hwsim.config.load, hwsim.schema) names the field."""
     with pytest.raises(PartitionError, match="unknown policy 'fast'; known: naive, optimized"):
         partition(tiny(), accel, "fast")
-    with pytest.raises(IRError, match="accel.pl_ops: unknown op kind 'convv'"):
-        partition(tiny(), with_(accel, pl_ops=["convv"]))
-    with pytest.raises(IRError, match="unknown op kind 'sigmoidd'"):
-        partition(tiny(), with_(accel, pl_fused=["sigmoidd"]))
-    with pytest.raises(PartitionError, match="accel.max_kernel must be a positive integer"):
-        partition(tiny(), with_(accel, max_kernel=0))
-    missing = with_(accel)
-    del missing["pl_ops"]
-    with pytest.raises(PartitionError, match="no 'pl_ops' field"):
-        partition(tiny(), missing)
+    with pytest.raises(config.ConfigError, match="accel.pl_ops: unknown op kind 'convv'"):
+        with_(accel, pl_ops=["convv"])
+    with pytest.raises(config.ConfigError, match="unknown op kind 'sigmoidd'"):
+        with_(accel, pl_fused=["sigmoidd"])
+    with pytest.raises(config.ConfigError, match="accel.max_kernel must be a positive integer"):
+        with_(accel, max_kernel=0)
+    base = config.load()
+    missing = {s: dict(t) for s, t in base.data.items()}
+    del missing["accel"]["pl_ops"]
+    with pytest.raises(config.ConfigError, match="no field 'pl_ops'"):
+        config.build(base.board_name, base.accel_name, missing)
 
 
 def test_input_graph_is_not_modified(accel):
@@ -241,7 +243,7 @@ def test_efficientnet_b4_optimized_moves_only_channel_vectors(b4_plans):
 
 
 def test_naive_keeps_se_blocks_on_the_ps_even_if_the_pl_could_run_their_ops():
-    dpu = config.load("zcu102", "dpu_b4096", ["accel.placement=policy"]).accel.raw()  # has "fc" and "mul" in pl_ops
+    dpu = config.load("zcu102", "dpu_b4096", ["accel.placement=policy"]).accel  # has "fc" and "mul" in pl_ops
     plan = partition(zoo.build("efficientnet_b0"), dpu, "naive")
     check_invariants(plan)
     dev = plan.device_of()

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwsim.cli import main
 from hwsim.config import load
+from hwsim.resources import device_table
 from rtl.synth import count, estimate, fit, parse_stat, synthesize, yosys_command
 
 from .conftest import CONFIGS
@@ -101,7 +102,7 @@ def test_synth_command_counts_packed_dsps(capsys):
 
 
 def test_fit_against_the_device():
-    board = load().board
+    board = device_table(load().board)       # the device's counts and max_util, as rtl.synth.fit takes them
     ok = fit(estimate(load().pe), board)
     assert ok["fits"] and ok["util"]["dsp"] <= board["max_util"]
     big = fit({"dsp": 340, "lut": 1000, "ff": 1000, "bram36": 10}, board)
