@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 
 
 class _Sigint:
@@ -41,9 +40,11 @@ class _Sigint:
             os._exit(130)
 
     @classmethod
-    def install(cls) -> "_Sigint | None":
-        if threading.current_thread() is not threading.main_thread():
-            return None
+    def install(cls, main_thread: bool = False) -> "_Sigint | None":
+        if not main_thread:
+            import threading
+            if threading.current_thread() is not threading.main_thread():
+                return None
         h = cls()
         h.old = signal.signal(signal.SIGINT, h)
         return h
@@ -62,7 +63,7 @@ def _write_stderr(text: str) -> None:
 
 # The command line (``python -m hwsim.cli``, the ``hwsim`` script): from the first line of the CLI's
 # own code (the imports below and the parser's take a moment), not only from ``main()`` on.
-_EARLY = (_Sigint.install() if __name__ == "__main__" or os.path.basename((sys.argv or [""])[0]) == "hwsim"
+_EARLY = (_Sigint.install(main_thread=True) if __name__ == "__main__" or os.path.basename((sys.argv or [""])[0]) == "hwsim"
           else None)
 
 import argparse  # noqa: E402
@@ -219,7 +220,29 @@ def main(argv: list[str] | None = None) -> int:
             sigint.reported = True
         _write_stderr("hwsim: interrupted\n")
         code = 130
+        if argv is None:
+            _exit_interrupted()
     return code
+
+
+def _exit_interrupted() -> None:
+    """End an interrupted process with status 130 whatever the interpreter would make of it: a
+    ``KeyboardInterrupt`` that passed through code run by ``exec`` of a string (a dataclass or
+    namedtuple being built, say) leaves CPython's "unhandled KeyboardInterrupt" flag set even once
+    caught, and the interpreter would then end by killing itself with SIGINT (status -2).  The
+    exit handlers run first (SIGINT is ignored by now), then the standard streams are flushed."""
+    import atexit
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:      # noqa: BLE001 - ending anyway
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:      # noqa: BLE001 - a closed or broken stream: nothing more to say
+            pass
+    os._exit(130)
 
 
 def _main(argv: list[str] | None) -> int:

@@ -43,30 +43,38 @@ def _serial(evaluator: Evaluator, sweep: Any, points: Sequence[Any], size: int |
 
 
 @contextmanager
-def _sigint_held() -> Iterator[None]:
-    """Hold SIGINT back while worker processes are spawned and while the cluster shuts down, and
-    deliver a Ctrl-C that came meanwhile once the step is over (as ``KeyboardInterrupt``, in this
-    process only).
+def _sigint_held(spawning: bool = False) -> Iterator[None]:
+    """Hold SIGINT back during a step of the cluster's (its start, its shutdown) and deliver a Ctrl-C
+    that came meanwhile once the step is over, to the handler in force before (``KeyboardInterrupt``
+    by default, in this process only): a step that a Ctrl-C interrupted half-way would leave a
+    cluster half up or half down, with tracebacks from its threads.
 
-    Held, not only ignored: SIGINT is blocked in this thread and ignored, so worker processes
-    spawned meanwhile inherit both (a terminal's Ctrl-C, sent to the whole process group, leaves
-    them alone: the driver stops them cleanly), threads started meanwhile block it too, and Linux
-    keeps a blocked signal pending even while it is ignored (signal(7)); the handler comes back
-    before the unblock, so the pending Ctrl-C reaches it instead of being lost.  A step that a
-    Ctrl-C interrupted half-way would leave a cluster half up or half down, with tracebacks from
-    its threads."""
+    SIGINT is blocked in this thread and a handler that only takes note stands in for the one in
+    force (a Ctrl-C that another thread receives still reaches the main thread's handler).
+    ``spawning``: worker processes start meanwhile, and they must ignore SIGINT from their first
+    instruction on (a terminal's Ctrl-C goes to the whole process group; the driver stops them
+    cleanly), which only an ignored disposition, inherited, gives them; so SIGINT is ignored
+    instead of noted, and a Ctrl-C meanwhile is delivered after the step where the kernel keeps a
+    blocked signal pending even while it is ignored (Linux does: "blocked signals are never
+    ignored", kernel/signal.c) and lost where it does not."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    held: list[int] = []
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN if spawning else (lambda signum, frame: held.append(signum)))
     mask = getattr(signal, "pthread_sigmask", None)
     blocked = mask(signal.SIG_BLOCK, {signal.SIGINT}) if mask else None
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        if spawning:
+            signal.signal(signal.SIGINT, old)        # back before the unblock: a pending one reaches it
         if mask:
             mask(signal.SIG_SETMASK, blocked)
+        if not spawning:
+            signal.signal(signal.SIGINT, old)
+            if held:
+                signal.raise_signal(signal.SIGINT)   # the one noted meanwhile, to the handler in force
 
 
 class _SyncCancelBug:
@@ -117,12 +125,15 @@ def _dask(evaluator: Evaluator, sweep: Any, points: Sequence[Any], size: int | N
         try:
             if scheduler is None:
                 # Up with Ctrl-C held (a Ctrl-C meanwhile interrupts once it is up, then it closes).
+                # The workers log only what is critical: a task's failure comes back through its
+                # future, and their heartbeats racing the scheduler's shutdown are not errors.
                 # No dashboard; the scheduler's HTTP endpoint (always started) on a free loopback
                 # port, not 8787, which another cluster on a shared machine may hold.
-                with _sigint_held():
+                with _sigint_held(spawning=True):
                     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                           scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
+                                           scheduler_kwargs={"dashboard": False},
+                                           silence_logs=logging.CRITICAL)
                     client = Client(cluster, timeout=timeout_s)
             elif scheduler.endswith(".json"):      # the file `dask scheduler --scheduler-file` writes
                 if not Path(scheduler).is_file():
