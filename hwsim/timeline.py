@@ -22,14 +22,15 @@ few per cent fewer fps.
 
 ``pipeline_period`` is the best steady state over a set of dispatch tables that depends only on
 the chain's sequence of resources and the frames in flight, never on the durations (so the best
-one, a minimum of non-decreasing functions, is non-decreasing too): for every admission count
-k = 2..frames_in_flight (``ADMISSIONS``), the order a first-come first-served runtime settles into
-when the stages last a fixed canonical time per resource (``CANONICAL``: every ratio of 1/4, 1 and
-4 among PL, PS and waiting) and, for 3 to 8 frames in flight, at canonical times per stage drawn
-from a generator seeded by the resources alone (``RANDOM_TABLES``).  With one frame in flight it is exactly the latency; it is never below the
-busiest resource's time per frame nor below latency / frames in flight, and more frames in flight
-never make it slower.  ``schedule`` gives the start of every stage of every frame under the best
-table, which ``hwsim.trace`` draws.
+one, a minimum of non-decreasing functions, is non-decreasing too): for every admission count k in
+``ADMISSIONS`` up to frames_in_flight, the order a first-come first-served runtime settles into
+when the stages last a fixed canonical time per resource (``CANONICAL``: every ratio of 1/4, 1
+and 4 among PL, PS and waiting) and, for 3 to 8 frames in flight, canonical times per stage drawn
+from a generator seeded by the resources alone (``RANDOM_TABLES``).  Each table's steady state is
+exact (its periodic regime, found when the schedule's state repeats).  With one frame in flight it
+is exactly the latency; it is never below the busiest resource's time per frame nor below latency
+/ frames in flight, and more frames in flight never make it slower.  ``schedule`` gives the start
+of every stage of every frame under the best table, which ``hwsim.trace`` draws.
 """
 
 from __future__ import annotations
@@ -129,7 +130,9 @@ def _canonical_times(resources: tuple[str | None, ...], k: int) -> list[tuple[fl
             rng = random.Random(f"{k}:{i}:{resources}")
             out.append(tuple(rng.choice((0.25, 1.0, 4.0)) for _ in resources))
     return out
-DERIVE_BUDGET = 8_000               # dispatched stages per table derivation (not repeated by then: no table)
+
+
+DERIVE_BUDGET = 8_000                # dispatched stages per table derivation (not repeated by then: no table)
 
 Op = tuple[int, int]                 # (frame, stage index)
 
