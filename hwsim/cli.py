@@ -7,11 +7,68 @@ line on stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
 import os
+import signal
 import sys
+
+
+class _Sigint:
+    """SIGINT while the CLI runs: the first one raises ``KeyboardInterrupt`` (reported as
+    ``hwsim: interrupted``, exit 130); more while that unwinds are ignored, so a teardown finishes
+    and the report stays one line (a third forces the exit, for a teardown that hangs); one after
+    the command's work is done is remembered (exit 130 too), never raised.  As the process ends
+    (``main()`` of the command line) SIGINT is ignored, because the interpreter's shutdown resets a
+    Python handler to the default one and a Ctrl-C there would kill the process (status -2)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.done = False
+        self.late = False
+        self.reported = False
+        self.old: object = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.done:
+            self.late = True
+            return
+        self.count += 1
+        if self.count == 1:
+            raise KeyboardInterrupt
+        if self.count >= 3:
+            if not self.reported:
+                _write_stderr("hwsim: interrupted\n")
+            os._exit(130)
+
+    @classmethod
+    def install(cls, main_thread: bool = False) -> "_Sigint | None":
+        if not main_thread:
+            import threading
+            if threading.current_thread() is not threading.main_thread():
+                return None
+        h = cls()
+        h.old = signal.signal(signal.SIGINT, h)
+        return h
+
+
+def _write_stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        try:
+            os.write(2, text.encode())
+        except OSError:
+            pass
+
+
+# The command line (``python -m hwsim.cli``, the ``hwsim`` script): from the first line of the CLI's
+# own code (the imports below and the parser's take a moment), not only from ``main()`` on.
+_EARLY = (_Sigint.install(main_thread=True) if __name__ == "__main__" or os.path.basename((sys.argv or [""])[0]) == "hwsim"
+          else None)
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
 
 from .errors import HwsimError, UserError
 
@@ -141,6 +198,54 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status.  ``argv=None`` is the process's own command line (the
+    ``hwsim`` script, ``python -m hwsim[.cli]``): the process ends after it, so SIGINT stays
+    ignored from its return on.  Otherwise (a caller's ``argv``) the caller's SIGINT handler comes back."""
+    global _EARLY
+    sigint, _EARLY = (_EARLY or _Sigint.install()), None
+    code = 130
+    try:
+        try:
+            code = _main(argv)
+        finally:
+            if sigint is not None:
+                sigint.done = True      # from here a Ctrl-C is remembered, never raised
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        if sigint is not None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN if argv is None else sigint.old)
+    if code == 130 or (sigint is not None and sigint.late):
+        if sigint is not None:
+            sigint.reported = True
+        _write_stderr("hwsim: interrupted\n")
+        code = 130
+        if argv is None:
+            _exit_interrupted()
+    return code
+
+
+def _exit_interrupted() -> None:
+    """End an interrupted process with status 130 whatever the interpreter would make of it: a
+    ``KeyboardInterrupt`` that passed through code run by ``exec`` of a string (a dataclass or
+    namedtuple being built, say) leaves CPython's "unhandled KeyboardInterrupt" flag set even once
+    caught, and the interpreter would then end by killing itself with SIGINT (status -2).  The
+    exit handlers run first (SIGINT is ignored by now), then the standard streams are flushed."""
+    import atexit
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:      # noqa: BLE001 - ending anyway
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:      # noqa: BLE001 - a closed or broken stream: nothing more to say
+            pass
+    os._exit(130)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     saved = sys.stdout
@@ -156,9 +261,6 @@ def main(argv: list[str] | None = None) -> int:
     except user_errors() as e:
         print(f"hwsim: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("hwsim: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:   # `hwsim ... | head`: the reader left (recipe from the Python signal docs)
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         return 1

@@ -18,21 +18,20 @@ Process 1, "one frame": the estimate's own event chain (``Estimate.timeline``), 
   from the start of the event that moves them (serialised on the track), summing to
   ``busy_ms["DDR"]``.
 
-Process 2, "pipelined": with ``frames_in_flight`` > 1, the same events for as many frames as
-``hwsim.timeline.pipeline_period`` simulates, scheduled by the same rule (each resource serves one
-stage at a time, earliest ready first, ties to the older frame), so the spacing of frame
-completions is the estimate's pipelined period.
+Process 2, "pipelined": with ``frames_in_flight`` > 1, the same events for a dozen frames or more,
+at the starts of ``hwsim.timeline.schedule``: the dispatch table the estimate's pipelined period
+comes from (one implementation), so the spacing of frame completions is that period.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 from pathlib import Path
 from typing import Any
 
 from .errors import HwsimError
 from .records import layer_from_json
+from .timeline import schedule
 
 PL_ENGINES = {"CONV": "PL conv array"}          # every other PL mode runs on the depthwise engine
 DW_ENGINE = "PL depthwise engine"
@@ -123,36 +122,20 @@ def _stages(timeline: list[dict[str, Any]]) -> list[tuple[str | None, list[dict[
 
 def pipelined_schedule(timeline: list[dict[str, Any]], in_flight: int,
                        frames: int | None = None) -> tuple[list[list[tuple[dict[str, Any], float]]], float]:
-    """Each frame's events with their start (ms) when ``in_flight`` frames overlap, and the
-    steady-state period (ms) measured as ``hwsim.timeline.pipeline_period`` measures it."""
+    """Each frame's events with their start (ms) when up to ``in_flight`` frames overlap, and the
+    steady-state period (ms): ``hwsim.timeline.schedule``, the schedule ``pipeline_period`` (so the
+    estimate's fps) comes from, on the same stages (``hwsim.timeline.stages``)."""
     chain = _stages(timeline)
     n = frames or max(12, 6 * in_flight)
     placed: list[list[tuple[dict[str, Any], float]]] = [[] for _ in range(n)]
     if not chain:
         return placed, 0.0
-    free: dict[str, float] = {}
-    done = [0.0] * n
-    heap = [(0.0, f, 0) for f in range(min(in_flight, n))]
-    heapq.heapify(heap)
-    while heap:
-        ready, f, j = heapq.heappop(heap)
-        res, evs = chain[j]
-        start = ready if res is None else max(ready, free.get(res, 0.0))
-        t = start
-        for e in evs:
-            placed[f].append((e, t))
-            t += e["time_ms"]
-        if res is not None:
-            free[res] = t
-        if j + 1 < len(chain):
-            heapq.heappush(heap, (t, f, j + 1))
-        else:
-            done[f] = t
-            if f + in_flight < n:
-                heapq.heappush(heap, (t, f + in_flight, 0))
-    last = n - in_flight - 1
-    k = last // 2
-    period = (done[last] - done[last - k]) / k if in_flight > 1 and k > 0 else sum(e["time_ms"] for e in timeline)
+    starts, period, _ = schedule([(r, sum(e["time_ms"] for e in evs)) for r, evs in chain], in_flight, n)
+    for f, row in enumerate(starts):
+        for (_, evs), t in zip(chain, row):
+            for e in evs:
+                placed[f].append((e, t))
+                t += e["time_ms"]
     return placed, period
 
 

@@ -36,7 +36,7 @@ from typing import Any
 from .. import pareto
 from ..errors import HwsimError
 from ..resources import RESOURCES
-from .executors import MAX_CHUNK, Results, _chunks, _dask, _nothing, _serial, _sigint_ignored, chunk_size
+from .executors import MAX_CHUNK, Results, _chunks, _dask, _nothing, _serial, _sigint_held, chunk_size
 from .grid import POLICIES, Axis, Point, Sweep, Target, parse_axis, split_values
 from .store import (MANIFEST, REJECTED, RESULTS, Progress, Summary, _typed, check_out, final_rows, lock,
                     os_error, prepare_out)

@@ -1,6 +1,6 @@
 import pytest
 
-from hwsim.timeline import Event, busy, pipeline_period, place, stages
+from hwsim.timeline import Event, busy, pipeline_period, place, schedule, stages
 
 
 def test_events_run_back_to_back():
@@ -44,42 +44,46 @@ def test_period_never_beats_the_busiest_resource():
         pipeline_period(chain, 0)
 
 
-def _long_run_mean(chain, n_flight, frames=3000):
-    """Brute force, independent of the state-recurrence logic: simulate many frames and measure the
-    completion spacing over the last half (the transient long gone)."""
-    import heapq
-    free, done, heap, nxt = {}, [], [(0.0, f, 0) for f in range(n_flight)], n_flight
-    heapq.heapify(heap)
-    while len(done) < frames:
-        ready, f, j = heapq.heappop(heap)
-        res, d = chain[j]
-        start = ready if res is None else max(ready, free.get(res, 0.0))
-        end = start + d
-        if res is not None:
-            free[res] = end
-        if j + 1 < len(chain):
-            heapq.heappush(heap, (end, f, j + 1))
-        else:
-            done.append(end)
-            heapq.heappush(heap, (end, nxt, 0))
-            nxt += 1
-    half = frames // 2
-    return (done[-1] - done[half]) / (frames - 1 - half)
-
-
 def _random_chain(rng, n):
     return [(rng.choice(["PL", "PS", None]), rng.choice([0.5, 1.0, 2.0, 3.0, 7.0, rng.uniform(0.1, 10)]))
             for _ in range(n)]
 
 
-def test_period_is_bounded_monotonic_and_matches_a_long_simulation_over_many_chains():
+def _check_schedule(chain, n, frames=60):
+    """The schedule the period comes from, checked from its start times alone: each frame's stages
+    in order, one stage at a time per resource, at most k frames in flight; its frames complete
+    one period apart once the fill is over."""
+    starts, period, k = schedule(chain, n, frames)
+    assert 1 <= k <= n
+    ends = []
+    busy = {}
+    for f, row in enumerate(starts):
+        assert len(row) == len(chain)
+        t = row[0]
+        if f >= k:
+            assert t >= ends[f - k] - 1e-9, (f, t, ends[f - k])          # admitted when a frame left
+        for (r, d), st in zip(chain, row):
+            assert st >= t - 1e-9                                        # after its previous stage
+            t = st + d
+            if r is not None:
+                busy.setdefault(r, []).append((st, t))
+        ends.append(t)
+    for spans in busy.values():
+        spans.sort()
+        assert all(b[0] >= a[1] - 1e-9 for a, b in zip(spans, spans[1:]))  # one at a time
+    late = ends[frames // 2:]
+    return period, (late[-1] - late[0]) / (len(late) - 1), k
+
+
+def test_period_is_bounded_monotonic_and_is_the_spacing_of_a_valid_schedule_over_many_chains():
     """Issue 15: with 3+ frames in flight the old estimator reported more than 1 / busiest resource
-    and was not monotonic in frames in flight."""
+    and was not monotonic in frames in flight; the period is what a schedule checked stage by stage
+    reaches (its completions' spacing over the last half, with a window error of up to k frames
+    completing in a clump at either end)."""
     import random
     rng = random.Random(15)
-    for _ in range(60):
+    for _ in range(40):
         chain = _random_chain(rng, rng.randint(1, 12))
-        runs = {m: _long_run_mean(chain, m, 2000) for m in range(2, 7)}
         latency = sum(d for _, d in chain)
         busiest = max([sum(d for r, d in chain if r == x) for x in ("PL", "PS")])
         prev = None
@@ -90,11 +94,37 @@ def test_period_is_bounded_monotonic_and_matches_a_long_simulation_over_many_cha
             if prev is not None:
                 assert p <= prev * (1 + 1e-12), (chain, n, p, prev)      # more in flight never slower
             prev = p
-            # the exact steady state of the best admission count is what a long run converges to
-            # (its window error: up to n frames may complete in a clump at either end of the
-            # 1000-frame window, so about n latencies over 1000 frames)
-            best = min([latency] + [runs[m] for m in range(2, n + 1)])
-            assert p == pytest.approx(best, abs=(n + 1) * latency / 1000), (chain, n)
+            period, spacing, k = _check_schedule(chain, n)
+            assert period == pytest.approx(p, rel=1e-12)
+            assert spacing == pytest.approx(p, abs=2 * k * latency / 30), (chain, n)
+
+
+def test_a_shorter_stage_never_lengthens_the_period_over_many_chains():
+    """The property first-come first-served broke (Graham's anomaly): 0 of these may fail."""
+    import random
+    rng = random.Random(16)
+    for _ in range(150):
+        chain = _random_chain(rng, rng.randint(1, 9))
+        j = rng.randrange(len(chain))
+        shorter = list(chain)
+        shorter[j] = (chain[j][0], chain[j][1] * rng.choice([0.0, 0.3, 0.7, 0.95]))
+        for n in (2, 3, 4, 5):
+            assert pipeline_period(shorter, n) <= pipeline_period(chain, n) * (1 + 1e-9), (chain, shorter, n)
+
+
+@pytest.mark.parametrize("chain,shorter,n,before,bound_after", [
+    # the PL is busy 2 + 2 = 4 per frame: 4 is the bound and the period; first come first served
+    # gave 13/3 once the first PL stage took 1 (PL busy 3 and latency 9: the bound is 3)
+    ([("PL", 2.0), (None, 6.0), ("PL", 2.0)], [("PL", 1.0), (None, 6.0), ("PL", 2.0)], 3, 4.0, 3.0),
+    # PL busy 1 + 5 = 6 per frame, bound and period; first come first served gave 22/3 once the PS
+    # stage took 2 instead of 3, though the PL's work did not change
+    ([("PL", 1.0), ("PS", 3.0), (None, 4.0), ("PL", 5.0)], [("PL", 1.0), ("PS", 2.0), (None, 4.0), ("PL", 5.0)],
+     3, 6.0, 6.0),
+])
+def test_graham_anomalies_by_hand(chain, shorter, n, before, bound_after):
+    assert pipeline_period(chain, n) == pytest.approx(before)
+    after = pipeline_period(shorter, n)
+    assert bound_after - 1e-9 <= after <= before + 1e-9
 
 
 def test_efficientnet_b4_fps_stays_at_the_pl_bound_for_any_frames_in_flight():
